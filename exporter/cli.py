@@ -1,0 +1,67 @@
+"""export-model: the command line. User errors print one `error: ...` line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from exporter import __version__
+from exporter.errors import ExportError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own usage errors: same one-line contract
+        self.exit(2, f"error: {message} (see export-model --help)\n")
+
+
+def parse_args(argv):
+    parser = _Parser(
+        prog="export-model",
+        description="Export a Keras model (.h5 or .keras) to a kerasless model file (.json/.npz) and a C header (.h).",
+    )
+    parser.add_argument("model", help="Keras model file (.h5, .hdf5 or .keras)")
+    parser.add_argument("-o", "--output", action="append", default=[], metavar="OUT",
+                        help="output file; format from the extension (.json, .npz, .h); repeatable. "
+                             "Default: MODEL-stem.json beside MODEL")
+    parser.add_argument("--name", help="C prefix for the header's symbols (default: the model file's stem)")
+    parser.add_argument("--version", action="version", version=f"kerasless {__version__}")
+    return parser.parse_args(argv)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} B"
+
+
+def print_summary(result, model) -> None:
+    graph = result.graph
+    print(f"{model}: Keras {result.keras_version}, {len(graph.layers)} layers, "
+          f"{graph.parameter_count():,} parameters ({_size(graph.weight_bytes())} of float32 weights)")
+    width = max((len(layer.name) for layer in graph.layers), default=0)
+    for layer in graph.layers:
+        shapes = ", ".join(str(s) for s in layer.input_shapes)
+        print(f"  {layer.name:<{width}}  {layer.class_name:<14} {shapes} -> {layer.output_shape}"
+              + (f"  {layer.params:,} params" if layer.params else ""))
+    for written in result.written:
+        check = "" if written.max_error is None else (
+            f"; max |error| vs Keras {written.max_error:.3g} on {result.vector_rows} test rows")
+        print(f"wrote {written.path} ({_size(written.size)}{check})")
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        from exporter.export import export
+
+        result = export(args.model, args.output, args.name)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; no output was written", file=sys.stderr)
+        return 130
+    print_summary(result, args.model)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

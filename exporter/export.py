@@ -1,0 +1,107 @@
+"""Export one Keras model file to model files and C headers: the library entry point."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exporter.errors import ExportError
+from exporter.graph import build_graph
+from exporter.ir import Graph
+from exporter.model_file import to_json, to_npz
+from exporter.names import c_identifier, check_prefix
+from exporter.output import write_all
+from exporter.test_vectors import make_test_vectors
+
+MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
+WRITERS = {".json": to_json, ".npz": to_npz}
+DEFAULT_SUFFIXES = (".json",)
+
+
+@dataclass
+class Written:
+    path: Path
+    size: int
+    max_error: float | None = None  # max |runtime - Keras| over the embedded vectors
+
+
+@dataclass
+class ExportResult:
+    graph: Graph
+    keras_version: str
+    written: list = field(default_factory=list)
+    vector_rows: int = 0
+
+
+def check_model_path(model: Path) -> None:
+    """Fail fast, before any heavy import, on a path that cannot be a Keras model file."""
+    if not model.exists():
+        raise ExportError(f"{model}: no such file")
+    if model.is_dir():
+        raise ExportError(f"{model}: is a directory, not a Keras model file")
+    if model.suffix.lower() not in MODEL_SUFFIXES:
+        raise ExportError(f"{model}: unknown extension {model.suffix!r}; expected one of {', '.join(MODEL_SUFFIXES)}")
+    if not os.access(model, os.R_OK):
+        raise ExportError(f"{model}: not readable")
+    if model.stat().st_size == 0:
+        raise ExportError(f"{model}: is empty")
+
+
+def plan_outputs(model: Path, outputs: list) -> list:
+    """Resolve -o targets (default: MODEL-stem.json beside MODEL) and refuse dangerous ones."""
+    targets = [Path(o) for o in outputs] or [model.with_suffix(s) for s in DEFAULT_SUFFIXES]
+    seen = set()
+    for target in targets:
+        if target.suffix.lower() not in WRITERS:
+            raise ExportError(f"{target}: unknown output format {target.suffix!r}; use {', '.join(WRITERS)}")
+        resolved = target.resolve()
+        if resolved == model.resolve():
+            raise ExportError(f"{target}: is the input model; refusing to overwrite it")
+        if resolved in seen:
+            raise ExportError(f"{target}: given twice as an output")
+        seen.add(resolved)
+        if not target.parent.is_dir():
+            raise ExportError(f"{target}: directory {str(target.parent)!r} does not exist")
+        if target.is_dir():
+            raise ExportError(f"{target}: is a directory")
+    return targets
+
+
+def export(model, outputs=(), name: str | None = None) -> ExportResult:
+    """Export MODEL to every path in outputs (format from the extension)."""
+    model = Path(model)
+    check_model_path(model)
+    targets = plan_outputs(model, list(outputs))
+    prefix = check_prefix(name) if name is not None else c_identifier(model.stem)
+
+    from exporter import frontend_keras
+
+    loaded = frontend_keras.load(model)
+    graph = build_graph(loaded.config, loaded.weights_for, prefix)
+    vectors = make_test_vectors(graph, loaded.predict)
+    producer = {"keras_version": loaded.keras_version, "backend": loaded.backend, "source": model.name}
+    documents = {t: WRITERS[t.suffix.lower()](graph, vectors, producer) for t in targets}
+    errors = {t: _runtime_error(t.suffix.lower(), data) for t, data in documents.items()}
+    write_all(documents)
+    result = ExportResult(graph, loaded.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors))
+    result.written = [Written(t, len(documents[t]), errors[t]) for t in targets]
+    return result
+
+
+def _runtime_error(suffix: str, data: bytes) -> float | None:
+    """Load the rendered model file with runtime_py and return its max error on the test vectors."""
+    if suffix not in (".json", ".npz"):
+        return None
+    import runtime_py
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / f"model{suffix}"
+        path.write_bytes(data)
+        model = runtime_py.load(path)
+        try:
+            return model.verify()
+        except runtime_py.VerificationError as exc:
+            raise ExportError(f"kerasless's own runtime disagrees with Keras on this model: {exc}") from None

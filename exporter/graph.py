@@ -1,0 +1,254 @@
+"""Keras model config (+ weights) -> Graph IR.
+
+Works on the serialized model config (the JSON Keras writes: Sequential or
+Functional, nested models included) and a weight lookup by layer path, so every
+front-end that can produce those two feeds the same converters. Nested models are
+flattened; each layer call becomes zero or more IR nodes.
+"""
+
+from __future__ import annotations
+
+from exporter.converters import LAYERS, LayerCall, supported_layers
+from exporter.errors import ExportError
+from exporter.ir import Graph, LayerInfo, Node, TensorSpec
+
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+
+
+def build_graph(model_config: dict, weights_for, name: str) -> Graph:
+    """Flatten a serialized Keras model into IR; weights_for(path) returns a layer's arrays."""
+    builder = _Builder(weights_for)
+    outputs = builder.expand(model_config, (), None)
+    graph = Graph(
+        name=name,
+        inputs=builder.inputs,
+        outputs=[TensorSpec(t, builder.shapes[t]) for t in outputs],
+        nodes=builder.nodes,
+        layers=builder.layers,
+    )
+    _prune(graph)
+    return graph
+
+
+def _prune(graph: Graph) -> None:
+    """Drop nodes no output depends on."""
+    needed = {t.name for t in graph.outputs}
+    kept = []
+    for node in reversed(graph.nodes):
+        if node.name in needed:
+            kept.append(node)
+            needed.update(node.inputs)
+    graph.nodes = kept[::-1]
+
+
+def _layer_name(layer_cfg: dict) -> str:
+    name = layer_cfg.get("name") or (layer_cfg.get("config") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        raise ExportError(f"a {layer_cfg.get('class_name', 'layer')} in the model config has no name")
+    return name
+
+
+def _check_float32(what: str, dtype) -> None:
+    if isinstance(dtype, dict):
+        dtype = (dtype.get("config") or {}).get("name")
+    if dtype not in (None, "float32"):
+        raise ExportError(f"{what}: dtype {dtype!r} is not supported; kerasless computes in float32")
+
+
+def _input_spec(layer_cfg: dict, name: str) -> tuple:
+    config = layer_cfg.get("config") or {}
+    where = f"input {name!r}"
+    shape = config.get("batch_shape", config.get("batch_input_shape"))
+    if not isinstance(shape, list) or len(shape) < 2:
+        raise ExportError(f"{where}: needs a batch shape with at least one axis besides the batch, got {shape!r}")
+    dims = shape[1:]
+    if not all(isinstance(d, int) and d > 0 for d in dims):
+        raise ExportError(f"{where}: shape {tuple(shape)} has an unknown or invalid dimension; kerasless needs fixed sizes")
+    _check_float32(where, config.get("dtype"))
+    for flag in ("sparse", "ragged"):
+        if config.get(flag):
+            raise ExportError(f"{where}: {flag} inputs are not supported")
+    return tuple(dims)
+
+
+def _tensor_refs(value, where: str) -> list:
+    """Flatten a call's args into [(layer, node_index, tensor_index)]."""
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        history = (value.get("config") or {}).get("keras_history")
+        if not (isinstance(history, list) and len(history) == 3 and isinstance(history[0], str)
+                and all(isinstance(i, int) for i in history[1:])):
+            raise ExportError(f"{where}: malformed tensor reference {history!r}")
+        return [tuple(history)]
+    if isinstance(value, (list, tuple)):
+        return [ref for item in value for ref in _tensor_refs(item, where)]
+    raise ExportError(f"{where}: is called with a non-tensor argument {value!r}, which is not supported")
+
+
+def _check_kwargs(kwargs, where: str) -> None:
+    if not isinstance(kwargs, dict):
+        raise ExportError(f"{where}: malformed call arguments")
+    for key, value in kwargs.items():
+        if value is None or (key == "training" and value is False):
+            continue
+        raise ExportError(f"{where}: is called with {key}={value!r}, which is not supported")
+
+
+class _Builder:
+    def __init__(self, weights_for):
+        self.weights_for = weights_for
+        self.inputs = []
+        self.nodes = []
+        self.layers = []
+        self.shapes = {}
+
+    def _unique(self, name: str) -> str:
+        candidate, k = name, 1
+        while candidate in self.shapes:
+            candidate, k = f"{name}_{k}", k + 1
+        return candidate
+
+    def _add_input(self, layer_cfg: dict) -> str:
+        name = _layer_name(layer_cfg)
+        shape = _input_spec(layer_cfg, name)
+        tensor = self._unique(name)
+        self.shapes[tensor] = shape
+        self.inputs.append(TensorSpec(tensor, shape))
+        return tensor
+
+    def expand(self, model_cfg: dict, path: tuple, bound: list | None) -> list:
+        """Add a model's layers; `bound` are the caller's tensors (None for the top model)."""
+        class_name = model_cfg.get("class_name")
+        config = model_cfg.get("config")
+        if class_name not in MODEL_CLASSES or not isinstance(config, dict):
+            raise ExportError(f"not a Sequential or functional Keras model (found {class_name!r})")
+        if class_name == "Sequential":
+            return self._expand_sequential(model_cfg, config, path, bound)
+        return self._expand_functional(config, path, bound)
+
+    def _expand_sequential(self, model_cfg, config, path, bound):
+        layers = config.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise ExportError(f"Sequential model {'/'.join(path) or config.get('name')!r} has no layers")
+        if layers[0].get("class_name") == "InputLayer":
+            first, layers = layers[0], layers[1:]
+        else:
+            build = (model_cfg.get("build_config") or {}).get("input_shape")
+            first = {"class_name": "InputLayer", "config": {"name": "input", "batch_shape": build}}
+        if bound is None:
+            current = [self._add_input(first)]
+        else:
+            if len(bound) != 1:
+                raise ExportError(f"Sequential model {path[-1]!r} is called with {len(bound)} inputs")
+            current = bound
+        for layer_cfg in layers:
+            current = self._call(layer_cfg, path, current, 0)
+            if len(current) != 1:
+                raise ExportError(f"layer {_layer_name(layer_cfg)!r} in a Sequential model has several outputs")
+        return current
+
+    def _expand_functional(self, config, path, bound):
+        layers = config.get("layers")
+        if not isinstance(layers, list):
+            raise ExportError("functional model config has no layer list")
+        by_name = {}
+        for layer_cfg in layers:
+            if not isinstance(layer_cfg, dict):
+                raise ExportError("functional model config has a malformed layer entry")
+            by_name[_layer_name(layer_cfg)] = layer_cfg
+        input_refs = _history_list(config.get("input_layers"), "input_layers")
+        output_refs = _history_list(config.get("output_layers"), "output_layers")
+        if bound is not None and len(bound) != len(input_refs):
+            raise ExportError(f"model {path[-1]!r} takes {len(input_refs)} inputs, is called with {len(bound)}")
+        tensors = {}
+        for k, ref in enumerate(input_refs):
+            layer_cfg = by_name.get(ref[0])
+            if layer_cfg is None or layer_cfg.get("class_name") != "InputLayer":
+                raise ExportError(f"model input {ref[0]!r} is not an InputLayer of the model")
+            tensors[ref] = self._add_input(layer_cfg) if bound is None else bound[k]
+
+        pending = []
+        for layer_cfg in layers:
+            if layer_cfg.get("class_name") == "InputLayer":
+                continue
+            nodes = layer_cfg.get("inbound_nodes")
+            if not isinstance(nodes, list):
+                raise ExportError(f"layer {_layer_name(layer_cfg)!r} has malformed inbound_nodes")
+            pending.extend((layer_cfg, index, node) for index, node in enumerate(nodes))
+        while pending:
+            waiting = []
+            for layer_cfg, index, node in pending:
+                name = _layer_name(layer_cfg)
+                where = f"layer {name!r} ({layer_cfg.get('class_name')})"
+                if not isinstance(node, dict):
+                    raise ExportError(f"{where}: malformed inbound node (a Keras 2 file? it needs the Keras front-end)")
+                refs = _tensor_refs(node.get("args", []), where)
+                if not all(ref in tensors for ref in refs):
+                    waiting.append((layer_cfg, index, node))
+                    continue
+                _check_kwargs(node.get("kwargs", {}), where)
+                outputs = self._call(layer_cfg, path, [tensors[ref] for ref in refs], index)
+                for t, tensor in enumerate(outputs):
+                    tensors[(name, index, t)] = tensor
+            if len(waiting) == len(pending):
+                names = sorted({_layer_name(c) for c, _, _ in waiting})
+                raise ExportError(f"cannot wire layers {', '.join(names)}: their inputs are never produced")
+            pending = waiting
+        missing = [ref for ref in output_refs if ref not in tensors]
+        if missing:
+            raise ExportError(f"model output {missing[0]!r} is not produced by any layer")
+        return [tensors[ref] for ref in output_refs]
+
+    def _call(self, layer_cfg: dict, path: tuple, inputs: list, call_index: int) -> list:
+        name = _layer_name(layer_cfg)
+        class_name = layer_cfg.get("class_name")
+        layer_path = path + (name,)
+        display = "/".join(layer_path)
+        if class_name in MODEL_CLASSES:
+            return self.expand(layer_cfg, layer_path, inputs)
+        module = layer_cfg.get("module")
+        registered = layer_cfg.get("registered_name")
+        if (module is not None and not str(module).startswith("keras.")) or registered not in (None, class_name):
+            raise ExportError(
+                f"layer {display!r} ({class_name}) is a custom class ({registered or module}); "
+                f"only built-in Keras layers are supported: {supported_layers()}"
+            )
+        converter = LAYERS.get(class_name)
+        if converter is None:
+            raise ExportError(
+                f"layer {display!r} ({class_name}) is not supported; supported layers: {supported_layers()}"
+            )
+        config = layer_cfg.get("config")
+        if not isinstance(config, dict):
+            raise ExportError(f"layer {display!r} ({class_name}) has no config")
+        _check_float32(f"layer {display!r} ({class_name})", config.get("dtype"))
+        weights = self.weights_for(layer_path)
+        call = LayerCall(display, class_name, config, weights, [self.shapes[t] for t in inputs])
+        ops = converter(call)
+        base = display if call_index == 0 else f"{display}#{call_index}"
+        current = inputs
+        for k, op in enumerate(ops):
+            tensor = self._unique(base if k == len(ops) - 1 else f"{base}.{k}")
+            self.nodes.append(Node(tensor, op.op, list(current), tuple(op.shape), op.attrs, op.weights,
+                                   display, class_name))
+            self.shapes[tensor] = tuple(op.shape)
+            current = [tensor]
+        if not ops and len(inputs) != 1:
+            raise ExportError(f"layer {display!r} ({class_name}) passes through several inputs")
+        params = sum(int(getattr(w, "size", 0)) for w in weights)
+        self.layers.append(LayerInfo(display, class_name, call.input_shapes, self.shapes[current[0]], params))
+        return current
+
+
+def _history_list(value, what: str) -> list:
+    """input_layers/output_layers: one [name, node, tensor] triple or a list of them."""
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ExportError(f"functional model config has no {what}")
+    refs = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
+                and isinstance(item[1], int) and isinstance(item[2], int)):
+            raise ExportError(f"functional model config has a malformed {what} entry {item!r}")
+        refs.append(tuple(item))
+    return refs

@@ -1,0 +1,89 @@
+"""Write the model file, format v1, as JSON or NPZ (docs/format.md is the spec).
+
+Both forms carry the same manifest; only arrays differ: JSON embeds each as
+base64 of its little-endian float32 bytes, NPZ stores each as a .npy member and
+the manifest itself as the uint8 member `manifest.npy`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+
+from exporter import __version__
+from exporter.ir import Graph
+
+FORMAT_NAME = "kerasless"
+FORMAT_VERSION = 1
+MANIFEST_MEMBER = "manifest"
+
+
+def _manifest(graph: Graph, vectors: list, producer: dict, encode) -> dict:
+    """Build the manifest; encode(array) returns the array's JSON description."""
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "producer": {"name": "kerasless", "version": __version__, **producer},
+        "name": graph.name,
+        "inputs": [{"name": t.name, "shape": list(t.shape)} for t in graph.inputs],
+        "outputs": [{"name": t.name, "shape": list(t.shape)} for t in graph.outputs],
+        "nodes": [
+            {
+                "name": node.name,
+                "op": node.op,
+                "inputs": list(node.inputs),
+                "shape": list(node.shape),
+                "attrs": node.attrs,
+                "weights": {key: encode(array) for key, array in node.weights.items()},
+                "layer": node.layer,
+                "layer_class": node.layer_class,
+            }
+            for node in graph.nodes
+        ],
+        "weights_sha256": graph.weights_sha256(),
+        "test_vectors": [
+            {
+                "inputs": [encode(a) for a in vector["inputs"]],
+                "outputs": [encode(a) for a in vector["outputs"]],
+            }
+            for vector in vectors
+        ],
+    }
+
+
+def _float32(array) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype="<f4")
+
+
+def to_json(graph: Graph, vectors: list, producer: dict) -> bytes:
+    """Render the model file as JSON bytes."""
+
+    def encode(array):
+        array = _float32(array)
+        return {
+            "dtype": "float32",
+            "shape": list(array.shape),
+            "data": base64.b64encode(array.tobytes()).decode("ascii"),
+        }
+
+    manifest = _manifest(graph, vectors, producer, encode)
+    return (json.dumps(manifest, indent=1, allow_nan=False) + "\n").encode("utf-8")
+
+
+def to_npz(graph: Graph, vectors: list, producer: dict) -> bytes:
+    """Render the model file as NPZ bytes (loadable with numpy's allow_pickle=False)."""
+    members = {}
+
+    def encode(array):
+        key = f"a{len(members)}"
+        members[key] = _float32(array)
+        return {"dtype": "float32", "shape": list(members[key].shape), "member": key}
+
+    manifest = _manifest(graph, vectors, producer, encode)
+    text = json.dumps(manifest, indent=1, allow_nan=False).encode("utf-8")
+    buffer = io.BytesIO()
+    np.savez(buffer, **{MANIFEST_MEMBER: np.frombuffer(text, dtype=np.uint8)}, **members)
+    return buffer.getvalue()

@@ -1,0 +1,43 @@
+"""Test vectors embedded in every exported file: inputs and the outputs Keras gave for them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from exporter.ir import Graph
+
+SEED = 20261128
+
+
+def make_inputs(graph: Graph) -> list:
+    """Return input batches: two seeded random ones, then one of extreme values.
+
+    Each batch is a list with one float32 array (rows, *shape) per model input.
+    The extreme batch holds zeros, a row scaled by 4 and rows with a single +-1e4
+    entry. A single large entry drives activations into saturation and overflow
+    while every dot product stays exact, so the expected outputs do not depend on
+    float32 summation order (which differs between BLAS libraries; docs/format.md).
+    """
+    rng = np.random.default_rng(SEED)
+    batches = [
+        [rng.standard_normal((4, *t.shape)).astype(np.float32) for t in graph.inputs],
+        [rng.uniform(-3.0, 3.0, (3, *t.shape)).astype(np.float32) for t in graph.inputs],
+    ]
+    extreme = []
+    for t in graph.inputs:
+        rows = np.zeros((4, int(np.prod(t.shape))), dtype=np.float32)
+        rows[1] = 4.0 * rng.standard_normal(rows.shape[1])
+        rows[2, rng.integers(rows.shape[1])] = 1e4
+        rows[3, rng.integers(rows.shape[1])] = -1e4
+        extreme.append(rows.reshape(4, *t.shape))
+    batches.append(extreme)
+    return batches
+
+
+def make_test_vectors(graph: Graph, predict) -> list:
+    """Run predict (Keras's) on make_inputs() and pair inputs with outputs."""
+    vectors = []
+    for inputs in make_inputs(graph):
+        outputs = [np.asarray(o, dtype=np.float32) for o in predict(inputs)]
+        vectors.append({"inputs": inputs, "outputs": outputs})
+    return vectors

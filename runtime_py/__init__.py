@@ -1,0 +1,13 @@
+"""kerasless runtime: run an exported Keras model with the standard library (numpy optional).
+
+    import runtime_py
+    model = runtime_py.load("model.json")   # or .npz
+    y = model.predict(x)
+    model.verify()
+"""
+
+from runtime_py.errors import ModelFormatError, VerificationError
+from runtime_py.model import BACKENDS, Model, TensorInfo, load
+
+__all__ = ["load", "Model", "TensorInfo", "ModelFormatError", "VerificationError", "BACKENDS"]
+__version__ = "0.1.0"

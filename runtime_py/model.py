@@ -1,0 +1,328 @@
+"""Model: load a model file, run it with the pure-Python or the numpy backend."""
+
+from __future__ import annotations
+
+import math
+import os
+from array import array
+from collections import namedtuple
+
+from runtime_py.errors import ModelFormatError, VerificationError
+from runtime_py.model_file import read_model_file
+from runtime_py.ops import size_of
+
+try:
+    import numpy as _np
+except ImportError:  # the runtime works with the standard library alone
+    _np = None
+
+TensorInfo = namedtuple("TensorInfo", "name shape")
+BACKENDS = ("python", "numpy")
+RTOL, ATOL = 1e-5, 1e-6  # parity tolerance: |ours - keras| <= ATOL + RTOL * |keras|
+
+
+def load(path, backend=None) -> "Model":
+    """Load a .json or .npz model file; backend is "python", "numpy" or None (numpy if importable)."""
+    if backend is None:
+        backend = "numpy" if _np is not None else "python"
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "numpy" and _np is None:
+        raise ImportError("backend='numpy' needs numpy, which is not importable here")
+    return Model(read_model_file(path), backend, os.fspath(path))
+
+
+def _float32_list(raw) -> list:
+    values = array("f")
+    values.frombytes(raw.data)
+    if array("H", [1]).tobytes() != b"\x01\x00":  # big-endian host: the file is little-endian
+        values.byteswap()
+    return values.tolist()
+
+
+def _numpy_array(raw):
+    return _np.frombuffer(raw.data, dtype="<f4").astype(_np.float32).reshape(raw.shape)
+
+
+class _Backend:
+    """Turns validated nodes into a list of steps of one kernel module."""
+
+    def __init__(self, name: str):
+        self.name = name
+        if name == "numpy":
+            from runtime_py import kernels_numpy as kernels
+
+            self.to_array = _numpy_array
+        else:
+            from runtime_py import kernels_python as kernels
+
+            self.to_array = _float32_list
+        self.kernels = kernels
+
+    def dense_args(self, node):
+        kernel = node["weights"]["kernel"]
+        n_in, n_out = kernel.shape
+        bias = node["weights"].get("bias")
+        if self.name == "numpy":
+            return self.to_array(kernel), (self.to_array(bias) if bias else None), n_in, n_out
+        values = self.to_array(kernel)
+        columns = [tuple(values[j::n_out]) for j in range(n_out)]
+        return columns, (self.to_array(bias) if bias else [0.0] * n_out), n_in, n_out
+
+    def compile(self, node):
+        """Return f(*inputs) -> output for one node."""
+        k = self.kernels
+        op = node["op"]
+        if op == "dense":
+            args = self.dense_args(node)
+            act = self.activation(node)
+            return lambda x: act(k.dense_forward(x, *args))
+        if op == "activation":
+            act = self.activation(node)
+            if self.name == "numpy":  # numpy activations work in place: keep the input intact
+                return lambda x: act(x.copy())
+            return act
+        if op == "reshape":
+            return k.reshape_forward
+        raise ModelFormatError(f"node {node['name']!r}: no kernel for op {op!r}")
+
+    def activation(self, node):
+        record = node["attrs"]["activation"]
+        kernel = getattr(self.kernels, record["name"] + "_forward")
+        n = node["shape"][-1]
+        return lambda x: kernel(x, n)
+
+
+def _depth(value) -> int:
+    depth = 0
+    while isinstance(value, (list, tuple)):
+        depth += 1
+        if not value:
+            break
+        value = value[0]
+    return depth
+
+
+def _flatten_sample(sample, shape, what):
+    """Check a nested-list sample against shape; return its values row-major."""
+    if not shape:
+        if isinstance(sample, (list, tuple)) or isinstance(sample, (str, bytes)):
+            raise ValueError(f"{what}: too many nested levels for shape {shape}")
+        try:
+            return [float(sample)]
+        except (TypeError, ValueError):
+            raise TypeError(f"{what}: non-numeric value {sample!r}") from None
+    if not isinstance(sample, (list, tuple)) or len(sample) != shape[0]:
+        got = len(sample) if isinstance(sample, (list, tuple)) else type(sample).__name__
+        raise ValueError(f"{what}: expected an axis of length {shape[0]} (shape {shape}), got {got}")
+    if len(shape) == 1:
+        try:
+            return [float(v) for v in sample]
+        except (TypeError, ValueError):
+            bad = next(v for v in sample if not _is_number(v))
+            raise TypeError(f"{what}: non-numeric value {bad!r}") from None
+    values = []
+    for item in sample:
+        values.extend(_flatten_sample(item, shape[1:], what))
+    return values
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, (str, bytes, list, tuple))
+
+
+def _nest(flat, shape):
+    if len(shape) <= 1:
+        return list(flat)
+    step = size_of(shape[1:])
+    return [_nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+class Model:
+    """A loaded model: predict(x) reproduces Keras's model.predict."""
+
+    def __init__(self, spec: dict, backend: str, path: str = ""):
+        self.path = path
+        self.name = spec["name"]
+        self.spec = spec
+        self.backend = backend
+        self.inputs = [TensorInfo(n, s) for n, s in spec["inputs"]]
+        self.outputs = [TensorInfo(n, s) for n, s in spec["outputs"]]
+        engine = _Backend(backend)
+        slots = {name: i for i, (name, _) in enumerate(spec["inputs"])}
+        self._steps = []
+        for node in spec["nodes"]:
+            self._steps.append((engine.compile(node), [slots[t] for t in node["inputs"]]))
+            slots[node["name"]] = len(slots)
+        self._output_slots = [slots[name] for name, _ in spec["outputs"]]
+        self._slot_count = len(slots)
+
+    def __repr__(self):
+        return f"<runtime_py.Model {self.name!r} inputs={self.inputs} outputs={self.outputs} backend={self.backend!r}>"
+
+    # ---- input and output conversion ------------------------------------------------
+
+    def _split_inputs(self, x) -> list:
+        count = len(self.inputs)
+        if isinstance(x, dict):
+            missing = [t.name for t in self.inputs if t.name not in x]
+            if missing:
+                raise ValueError(f"missing input(s) {', '.join(map(repr, missing))}; the model's inputs are "
+                                 f"{', '.join(t.name for t in self.inputs)}")
+            return [x[t.name] for t in self.inputs]
+        if count == 1:
+            shape = self.inputs[0].shape
+            if isinstance(x, (list, tuple)) and len(x) == 1 and self._rank(x[0]) == len(shape) + 1:
+                return [x[0]]
+            return [x]
+        if not isinstance(x, (list, tuple)) or len(x) != count:
+            got = f"{len(x)} items" if isinstance(x, (list, tuple)) else type(x).__name__
+            raise ValueError(f"the model has {count} inputs ({', '.join(t.name for t in self.inputs)}); "
+                             f"pass a list of {count} batches, got {got}")
+        return list(x)
+
+    @staticmethod
+    def _rank(value) -> int:
+        shape = getattr(value, "shape", None)
+        if shape is not None and not isinstance(value, (list, tuple)):
+            return len(shape)
+        return _depth(value)
+
+    def _batch_numpy(self, value, info):
+        try:
+            batch = _np.asarray(value, dtype=_np.float32)
+        except (TypeError, ValueError) as exc:
+            kind = TypeError if "could not convert" in str(exc) or isinstance(exc, TypeError) else ValueError
+            raise kind(f"input {info.name!r}: {exc}") from None
+        if batch.ndim != len(info.shape) + 1 or batch.shape[1:] != tuple(info.shape):
+            raise ValueError(f"input {info.name!r}: expected shape (batch, {', '.join(map(str, info.shape))}), "
+                             f"got {batch.shape}")
+        return batch.reshape(batch.shape[0], -1)
+
+    def _batch_python(self, value, info):
+        if _np is not None and isinstance(value, _np.ndarray):
+            if value.ndim != len(info.shape) + 1 or value.shape[1:] != tuple(info.shape):
+                raise ValueError(f"input {info.name!r}: expected shape (batch, {', '.join(map(str, info.shape))}), "
+                                 f"got {value.shape}")
+            value = value.astype(_np.float32).reshape(value.shape[0], -1).tolist()
+            return value
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"input {info.name!r}: expected a batch (list of samples), got {type(value).__name__}")
+        rows = []
+        for k, sample in enumerate(value):
+            flat = _flatten_sample(sample, tuple(info.shape), f"input {info.name!r}, sample {k}")
+            rows.append(array("f", flat).tolist())  # Keras casts inputs to float32
+        return rows
+
+    def predict(self, x):
+        """Run a batch (or a list of batches, one per input); return one batch per output."""
+        values = self._split_inputs(x)
+        as_numpy = _np is not None and any(isinstance(v, _np.ndarray) for v in values)
+        if self.backend == "numpy":
+            batches = [self._batch_numpy(v, info) for v, info in zip(values, self.inputs)]
+        else:
+            batches = [self._batch_python(v, info) for v, info in zip(values, self.inputs)]
+        if len({len(b) for b in batches}) > 1:
+            raise ValueError(f"inputs have different batch sizes: {[len(b) for b in batches]}")
+        results = self._run_numpy(batches) if self.backend == "numpy" else self._run_python(batches)
+        shaped = []
+        for result, info in zip(results, self.outputs):
+            if self.backend == "numpy":
+                result = result.reshape((result.shape[0],) + tuple(info.shape))
+                shaped.append(result if as_numpy else result.tolist())
+            else:
+                nested = [_nest(row, info.shape) for row in result]
+                if as_numpy:
+                    shaped.append(_np.array(nested, dtype=_np.float32).reshape((len(result),) + tuple(info.shape)))
+                else:
+                    shaped.append(nested)
+        return shaped[0] if len(shaped) == 1 else shaped
+
+    def _run_python(self, batches) -> list:
+        outputs = [[] for _ in self._output_slots]
+        for sample in zip(*batches):
+            slots = list(sample) + [None] * (self._slot_count - len(sample))
+            position = len(sample)
+            for fn, inputs in self._steps:
+                value = fn(*[slots[i] for i in inputs])
+                slots[position] = array("f", value).tolist()
+                position += 1
+            for out, slot in zip(outputs, self._output_slots):
+                out.append(slots[slot])
+        return outputs
+
+    def _run_numpy(self, batches) -> list:
+        slots = list(batches) + [None] * (self._slot_count - len(batches))
+        position = len(batches)
+        with _np.errstate(all="ignore"):
+            for fn, inputs in self._steps:
+                slots[position] = fn(*[slots[i] for i in inputs])
+                position += 1
+        return [slots[s] for s in self._output_slots]
+
+    # ---- self-check -------------------------------------------------------------------
+
+    def verify(self) -> float:
+        """Re-run the embedded test vectors; raise VerificationError if any output is off.
+
+        Returns the largest absolute difference seen (NaN and inf must match exactly).
+        """
+        worst_error, worst_excess = 0.0, 0.0
+        for k, vector in enumerate(self.spec["test_vectors"]):
+            inputs = [self._vector_batch(raw) for raw in vector["inputs"]]
+            got = self.predict(inputs)
+            got = [got] if len(self.outputs) == 1 else got
+            for out_index, (mine, raw) in enumerate(zip(got, vector["outputs"])):
+                expected = _float32_list(raw)
+                flat = _flatten_any(mine)
+                for position, (a, b) in enumerate(zip(flat, expected)):
+                    error, excess = _mismatch(a, b)
+                    worst_error = max(worst_error, error)
+                    if excess > worst_excess:
+                        worst_excess = excess
+                        where = (k, out_index, position, a, b)
+        if worst_excess > 0:
+            k, out_index, position, a, b = where
+            raise VerificationError(
+                f"{self.path or self.name}: test vector {k}, output {out_index}, value {position}: got {a!r}, "
+                f"Keras gave {b!r} (max abs error {worst_error:.3g}; tolerance {ATOL:g} + {RTOL:g}*|keras|)"
+            )
+        return worst_error
+
+    def _vector_batch(self, raw):
+        if self.backend == "numpy":
+            return _numpy_array(raw)
+        return _nest_batch(_float32_list(raw), raw.shape)
+
+
+def _nest_batch(flat, shape):
+    step = size_of(shape[1:])
+    return [_nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def _flatten_any(value) -> list:
+    if hasattr(value, "ravel"):
+        return value.ravel().tolist()
+    flat = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        else:
+            flat.append(item)
+    return flat
+
+
+def _mismatch(a: float, b: float) -> tuple:
+    """Return (|a-b|, how far beyond tolerance); NaN and inf must match exactly."""
+    if math.isnan(b) or math.isnan(a):
+        return (0.0, 0.0) if math.isnan(a) and math.isnan(b) else (math.inf, math.inf)
+    if math.isinf(a) or math.isinf(b):
+        return (0.0, 0.0) if a == b else (math.inf, math.inf)
+    error = abs(a - b)
+    return error, max(0.0, error - (ATOL + RTOL * abs(b)))

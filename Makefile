@@ -1,0 +1,24 @@
+# kerasless: two commands on a fresh machine (Python 3.11, gcc, make):
+#   make demo   creates .venv, installs, exports the shipped digits model, predicts with runtime_py, C and Keras
+#   make test   creates .venv, installs, runs the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache

@@ -9,6 +9,7 @@ from collections import namedtuple
 
 from runtime_py.errors import ModelFormatError, VerificationError
 from runtime_py.model_file import read_model_file
+from runtime_py.activations import ACTIVATIONS
 from runtime_py.ops import size_of
 
 try:
@@ -50,14 +51,17 @@ class _Backend:
     def __init__(self, name: str):
         self.name = name
         if name == "numpy":
+            from runtime_py import activations_numpy as activations
             from runtime_py import kernels_numpy as kernels
 
             self.to_array = _numpy_array
         else:
+            from runtime_py import activations_python as activations
             from runtime_py import kernels_python as kernels
 
             self.to_array = _float32_list
         self.kernels = kernels
+        self.activations = activations
 
     def dense_args(self, node):
         kernel = node["weights"]["kernel"]
@@ -88,9 +92,11 @@ class _Backend:
 
     def activation(self, node):
         record = node["attrs"]["activation"]
-        kernel = getattr(self.kernels, record["name"] + "_forward")
+        kernel = getattr(self.activations, record["name"] + "_forward")
         n = node["shape"][-1]
-        return lambda x: kernel(x, n)
+        rows = size_of(node["shape"]) // n
+        params = [record[p] for p in ACTIVATIONS[record["name"]]]
+        return lambda x: kernel(x, rows, n, *params)
 
 
 def _depth(value) -> int:

@@ -6,17 +6,8 @@ kernel never sees a weight of the wrong shape or an unknown activation.
 
 from __future__ import annotations
 
+from runtime_py.activations import check_activation_record
 from runtime_py.errors import ModelFormatError
-
-# Activation name -> parameter names it requires (numbers).
-ACTIVATIONS = {
-    "linear": (),
-    "relu": (),
-    "sigmoid": (),
-    "tanh": (),
-    "softmax": (),
-}
-
 
 def size_of(shape) -> int:
     count = 1
@@ -48,18 +39,6 @@ def _check_weights(node, expected: dict, optional=()) -> None:
             _fail(node, f"missing weight {name!r}")
         if tuple(weights[name].shape) != tuple(shape):
             _fail(node, f"weight {name!r} has shape {tuple(weights[name].shape)}, expected {tuple(shape)}")
-
-
-def check_activation_record(node, record) -> None:
-    if not isinstance(record, dict) or not isinstance(record.get("name"), str):
-        _fail(node, f"malformed activation {record!r}")
-    name = record["name"]
-    if name not in ACTIVATIONS:
-        _fail(node, f"unknown activation {name!r}; this runtime knows {', '.join(sorted(ACTIVATIONS))}")
-    for param in ACTIVATIONS[name]:
-        value = record.get(param)
-        if type(value) not in (int, float):
-            _fail(node, f"activation {name!r} needs a number {param!r}, got {value!r}")
 
 
 def check_dense(node, input_shapes) -> None:

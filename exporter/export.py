@@ -15,10 +15,11 @@ from exporter.model_file import to_json, to_npz
 from exporter.names import c_identifier, check_prefix
 from exporter.output import write_all
 from exporter.test_vectors import make_test_vectors
+from exporter.write_header import to_header
 
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
-WRITERS = {".json": to_json, ".npz": to_npz}
-DEFAULT_SUFFIXES = (".json",)
+WRITERS = {".json": to_json, ".npz": to_npz, ".h": to_header}
+DEFAULT_SUFFIXES = (".json", ".h")
 
 
 @dataclass
@@ -51,7 +52,7 @@ def check_model_path(model: Path) -> None:
 
 
 def plan_outputs(model: Path, outputs: list) -> list:
-    """Resolve -o targets (default: MODEL-stem.json beside MODEL) and refuse dangerous ones."""
+    """Resolve -o targets (default: MODEL-stem.json and MODEL-stem.h beside MODEL) and refuse dangerous ones."""
     targets = [Path(o) for o in outputs] or [model.with_suffix(s) for s in DEFAULT_SUFFIXES]
     seen = set()
     for target in targets:

@@ -17,11 +17,12 @@ from exporter import __version__
 from exporter.errors import ExportError
 from exporter.ir import Graph, size_of
 from exporter.names import c_identifier, check_prefix
+from runtime_py.activations import ACTIVATIONS as ACTIVATION_PARAMS  # parameter order, shared with the kernels
 
 TEMPLATE = "model.h.j2"
-# IR op -> C kernel file (runtime_c/<name>.h); activations are kernels of their own.
-OP_KERNELS = {"dense": "dense", "activation": None, "reshape": "reshape"}
-KERNEL_ORDER = ("dense", "reshape", "linear", "relu", "sigmoid", "tanh", "softmax")
+# IR ops the header writer lays out. Each op and each activation has a kernel runtime_c/<name>.h.
+C_OPS = ("dense", "activation", "reshape")
+KERNEL_ORDER = ("dense", "reshape")  # then activations, sorted
 VALUES_PER_LINE = 8
 
 
@@ -45,7 +46,10 @@ def _resource_dir(package: str, folder: str):
 
 def kernel_source(name: str) -> str:
     """Return the text of runtime_c/<name>.h."""
-    return _resource_dir("exporter.runtime_c", "runtime_c").joinpath(f"{name}.h").read_text(encoding="utf-8")
+    path = _resource_dir("exporter.runtime_c", "runtime_c").joinpath(f"{name}.h")
+    if not path.is_file():
+        raise ExportError(f"the C header writer has no kernel runtime_c/{name}.h; export to .json or .npz instead")
+    return path.read_text(encoding="utf-8")
 
 
 def _template():
@@ -155,7 +159,7 @@ class Plan:
     steps: list  # Step
     scratch: list  # dicts: var, offset, size, shape, node (for comments)
     scratch_floats: int
-    kernels: list  # kernel names, in KERNEL_ORDER
+    kernels: list  # kernel names: KERNEL_ORDER, then activations
     inputs_unused: bool
 
 
@@ -197,13 +201,15 @@ def plan_forward(graph: Graph) -> Plan:
     offset = 0
     written_outputs = set()
     for node in graph.nodes:
-        if node.op not in OP_KERNELS:
+        if node.op not in C_OPS:
             raise ExportError(f"node {node.name!r} (layer {node.layer!r}): op {node.op!r} has no C kernel")
         src = variables[node.inputs[0]]
         size = size_of(node.shape)
         var = locals_(f"t_{node.name}")
         variables[node.name] = var
-        act = (node.attrs.get("activation") or {}).get("name", "linear")
+        record = node.attrs.get("activation") or {"name": "linear"}
+        act = record["name"]
+        params = "".join(f", {float_literal(record[p])}" for p in ACTIVATION_PARAMS.get(act, ()))
         in_shape = shapes[node.inputs[0]]
         summary = f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): {node.op} {shape_text(in_shape)} -> {shape_text(node.shape)}"
         if node.op != "reshape":
@@ -243,10 +249,10 @@ def plan_forward(graph: Graph) -> Plan:
                               f"{rows}, {n_in}, {n_out});")
             kernels.add("dense")
             if act != "linear":
-                step.calls.append(f"kl_{act}_forward({var}, {var}, {size // n}, {n});")
+                step.calls.append(f"kl_{act}_forward({var}, {var}, {size // n}, {n}{params});")
                 kernels.add(act)
         else:  # activation
-            step.calls.append(f"kl_{act}_forward({var}, {src}, {size // n}, {n});")
+            step.calls.append(f"kl_{act}_forward({var}, {src}, {size // n}, {n}{params});")
             kernels.add(act)
         steps.append(step)
 
@@ -261,7 +267,8 @@ def plan_forward(graph: Graph) -> Plan:
                 for k, t in enumerate(specs)]
 
     return Plan(prefix, arrays, tensors(graph.inputs), tensors(graph.outputs), input_declarations, steps, scratch,
-                offset, [k for k in KERNEL_ORDER if k in kernels], not input_declarations)
+                offset, [k for k in KERNEL_ORDER if k in kernels] + sorted(kernels - set(KERNEL_ORDER)),
+                not input_declarations)
 
 
 def scratch_floats(graph: Graph) -> int:

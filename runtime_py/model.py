@@ -9,7 +9,7 @@ from collections import namedtuple
 
 from runtime_py.errors import ModelFormatError, VerificationError
 from runtime_py.model_file import read_model_file
-from runtime_py.activations import ACTIVATIONS
+from runtime_py.activations import ACTIVATIONS, activation_input_shape
 from runtime_py.ops import size_of
 
 try:
@@ -93,8 +93,9 @@ class _Backend:
     def activation(self, node):
         record = node["attrs"]["activation"]
         kernel = getattr(self.activations, record["name"] + "_forward")
-        n = node["shape"][-1]
-        rows = size_of(node["shape"]) // n
+        shape = activation_input_shape(record, node["shape"])  # glu reads twice its output's last axis
+        n = shape[-1] if shape else 1
+        rows = size_of(shape) // n
         params = [record[p] for p in ACTIVATIONS[record["name"]]]
         return lambda x: kernel(x, rows, n, *params)
 

@@ -21,6 +21,22 @@ OPS = {
     "dense": "y = activation(x @ kernel + bias) over the last axis",
     "activation": "y = activation(x)",
     "reshape": "y = x with another shape (row-major data unchanged)",
+    "scale_shift": "y = x * scale + shift, per last-axis channel",
+    "prelu": "y = relu(x) + (-alpha) * relu(-x), alpha per value",
+    "layer_norm": "normalize over the last axis: x * inv + (beta - mean * inv), inv = rsqrt(var + eps) * gamma",
+    "rms_norm": "y = x * rsqrt(mean(x^2) + eps) * scale over the last axis",
+    "unit_norm": "y = x * min(rsqrt(sum x^2), 1/eps) over the last axis",
+    "standardize": "y = (x - mean) / std, or mean + x * std when inverted",
+    "transpose": "y = x with its axes permuted",
+    "repeat": "y = n copies of x stacked on a new first axis",
+    "concatenate": "y = inputs joined along one axis",
+    "add": "y = ((x0 + x1) + x2) + ...",
+    "subtract": "y = x0 - x1",
+    "multiply": "y = ((x0 * x1) * x2) * ...",
+    "average": "y = (((x0 + x1) + x2) + ...) / count",
+    "maximum": "y = max(max(x0, x1), x2) ...",
+    "minimum": "y = min(min(x0, x1), x2) ...",
+    "dot": "y = [sum(x0 * x1)], optionally of L2-normalized inputs",
 }
 
 
@@ -94,19 +110,357 @@ def activation(call: LayerCall) -> list:
 
 
 def flatten(call: LayerCall) -> list:
-    shape = call.single_input()
+    shape = tuple(call.single_input())
     if call.config.get("data_format", "channels_last") == "channels_first" and len(shape) > 1:
-        raise call.error("data_format='channels_first' reorders the data; only channels_last is supported")
+        # Keras moves the channel axis last before flattening.
+        perm = list(range(1, len(shape))) + [0]
+        return [Op("transpose", tuple(shape[d] for d in perm), {"perm": perm}), Op("reshape", (size_of(shape),))]
     return [Op("reshape", (size_of(shape),))]
+
+
+def _last_axis_only(call: LayerCall, axis, shape, what="axis") -> None:
+    """Refuse any normalization axis other than the last one."""
+    axes = axis if isinstance(axis, list) else [axis]
+    rank = len(shape) + 1  # Keras counts the batch axis
+    if len(axes) != 1 or not isinstance(axes[0], int) or axes[0] % rank != rank - 1:
+        raise call.error(f"{what}={axis!r} is not supported; only the last axis (-1) is")
+
+
+def _number(call: LayerCall, key: str, default=None) -> float:
+    value = call.config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise call.error(f"{key}={value!r} is not a number")
+    return float(value)
+
+
+def _sample_axis(call: LayerCall, axis, rank: int, what="axis") -> int:
+    """Keras axis (the batch is axis 0) -> axis of the per-sample shape."""
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -(rank + 1) <= axis <= rank:
+        raise call.error(f"invalid {what} {axis!r}")
+    axis = axis % (rank + 1)
+    if axis == 0:
+        raise call.error(f"{what} 0 is the batch axis, which is not supported")
+    return axis - 1
+
+
+def relu_layer(call: LayerCall) -> list:
+    shape = call.single_input()
+    max_value = call.config.get("max_value")
+    record = {
+        "name": "relu",
+        "negative_slope": _number(call, "negative_slope", 0.0),
+        "max_value": None if max_value is None else _number(call, "max_value"),
+        "threshold": _number(call, "threshold", 0.0),
+    }
+    return [Op("activation", tuple(shape), {"activation": record})]
+
+
+def leaky_relu_layer(call: LayerCall) -> list:
+    shape = call.single_input()
+    key = "negative_slope" if "negative_slope" in call.config else "alpha"  # Keras 2 wrote `alpha`
+    if key not in call.config:
+        raise call.error("has no negative_slope in its config")
+    record = {"name": "leaky_relu", "negative_slope": _number(call, key)}
+    return [Op("activation", tuple(shape), {"activation": record})]
+
+
+def elu_layer(call: LayerCall) -> list:
+    shape = call.single_input()
+    record = {"name": "elu", "alpha": _number(call, "alpha", 1.0)}
+    return [Op("activation", tuple(shape), {"activation": record})]
+
+
+def softmax_layer(call: LayerCall) -> list:
+    shape = call.single_input()
+    axis = call.config.get("axis", -1)
+    axes = axis if isinstance(axis, list) else [axis]
+    if len(axes) != 1:
+        raise call.error(f"softmax over several axes {axis!r} is not supported")
+    axis = _sample_axis(call, axes[0], len(shape))
+    act = convert_activation("softmax", call.name)
+    last = len(shape) - 1
+    if axis == last:
+        return [Op("activation", tuple(shape), {"activation": act})]
+    # Move the axis last, apply softmax, move it back.
+    perm = [d for d in range(len(shape)) if d != axis] + [axis]
+    moved = tuple(shape[d] for d in perm)
+    back = [perm.index(d) for d in range(len(shape))]
+    return [Op("transpose", moved, {"perm": perm}), Op("activation", moved, {"activation": act}),
+            Op("transpose", tuple(shape), {"perm": back})]
+
+
+def prelu(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    if not call.weights:
+        raise call.error("has no alpha weight")
+    alpha = np.asarray(call.weights[0])
+    if len(call.weights) != 1 or alpha.dtype != np.float32 or alpha.ndim != len(shape):
+        raise call.error(f"unexpected weights {[np.shape(w) for w in call.weights]} for input {shape}")
+    try:
+        full = np.ascontiguousarray(np.broadcast_to(alpha, shape), dtype=np.float32)
+    except ValueError:
+        raise call.error(f"alpha of shape {alpha.shape} does not broadcast to input {shape}") from None
+    return [Op("prelu", shape, {}, {"alpha": full})]
+
+
+def batch_normalization(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    _last_axis_only(call, call.config.get("axis", -1), shape)
+    if call.config.get("renorm") or call.config.get("synchronized"):
+        raise call.error("renorm/synchronized batch normalization is not supported")
+    n = shape[-1]
+    scale, center = call.config.get("scale", True), call.config.get("center", True)
+    expected = ([(n,)] if scale else []) + ([(n,)] if center else []) + [(n,), (n,)]
+    arrays = call.expect_weights(expected)
+    gamma = arrays.pop(0) if scale else None
+    beta = arrays.pop(0) if center else None
+    mean, variance = arrays
+    epsilon = np.float32(_number(call, "epsilon", 1e-3))
+    # tf.nn.batch_normalization, in float32: inv = rsqrt(var + eps) * gamma; y = x * inv + (beta - mean * inv)
+    inv = (np.float32(1.0) / np.sqrt(variance + epsilon)).astype(np.float32)
+    if gamma is not None:
+        inv = (inv * gamma).astype(np.float32)
+    shift = (-(mean * inv)).astype(np.float32) if beta is None else (beta - mean * inv).astype(np.float32)
+    return [Op("scale_shift", shape, {}, {"scale": inv, "shift": shift})]
+
+
+def rescaling(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    n = shape[-1]
+    weights = {}
+    for key, name in (("scale", "scale"), ("offset", "shift")):
+        value = call.config.get(key, 1.0 if key == "scale" else 0.0)
+        if isinstance(value, dict):  # a serialized array
+            value = value.get("config", {}).get("value")
+        array = np.asarray(value, dtype=np.float32)
+        if array.ndim > 1 or (array.ndim == 1 and array.shape[0] not in (1, n)):
+            raise call.error(f"{key} of shape {array.shape} is not a scalar or one value per last-axis channel")
+        weights[name] = np.ascontiguousarray(np.broadcast_to(array.reshape(-1) if array.ndim else array, (n,)),
+                                             dtype=np.float32)
+    return [Op("scale_shift", shape, {}, weights)]
+
+
+def layer_normalization(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    _last_axis_only(call, call.config.get("axis", -1), shape)
+    n = shape[-1]
+    scale, center = call.config.get("scale", True), call.config.get("center", True)
+    rms = bool(call.config.get("rms_scaling", False))
+    center = center and not rms  # with rms_scaling Keras creates no beta
+    expected = ([(n,)] if scale else []) + ([(n,)] if center else [])
+    arrays = call.expect_weights(expected)
+    weights = {}
+    if scale:
+        weights["gamma"] = arrays.pop(0)
+    if center:
+        weights["beta"] = arrays.pop(0)
+    attrs = {"epsilon": _number(call, "epsilon", 1e-3), "rms_scaling": rms}
+    return [Op("layer_norm", shape, attrs, weights)]
+
+
+def rms_normalization(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    _last_axis_only(call, call.config.get("axis", -1), shape)
+    arrays = call.expect_weights([(shape[-1],)])
+    epsilon = call.config.get("epsilon")
+    attrs = {"epsilon": 1e-7 if epsilon is None else _number(call, "epsilon")}  # None: backend.epsilon()
+    return [Op("rms_norm", shape, attrs, {"scale": arrays[0]})]
+
+
+def unit_normalization(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    _last_axis_only(call, call.config.get("axis", -1), shape)
+    # Keras 3: x * min(rsqrt(sum x^2), 1 / 1e-12)
+    return [Op("unit_norm", shape, {"epsilon": 1e-12, "clamp": "inverse"})]
+
+
+def normalization(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    rank = len(shape) + 1
+    axis = call.config.get("axis", -1)
+    axes = [] if axis is None else (list(axis) if isinstance(axis, (list, tuple)) else [axis])
+    keep = sorted(_sample_axis(call, a, len(shape)) for a in axes)
+    broadcast = [shape[d] if d in keep else 1 for d in range(len(shape))]
+    if call.config.get("mean") is not None:
+        mean = np.asarray(call.config["mean"], dtype=np.float32)
+        variance = np.asarray(call.config.get("variance"), dtype=np.float32)
+        if mean.ndim:
+            expanded = [1] * len(shape)
+            for i in range(1, mean.ndim + 1):
+                expanded[keep[-i]] = mean.shape[-i]
+            mean, variance = mean.reshape(expanded), variance.reshape(expanded)
+    else:
+        if len(call.weights) != 3:
+            raise call.error(f"expected mean, variance and count weights, found {len(call.weights)}")
+        mean, variance = (np.asarray(w, dtype=np.float32) for w in call.weights[:2])
+        mean, variance = mean.reshape(broadcast), variance.reshape(broadcast)
+    del rank
+    try:
+        mean = np.broadcast_to(mean, shape).astype(np.float32)
+        variance = np.broadcast_to(variance, shape).astype(np.float32)
+    except ValueError:
+        raise call.error(f"mean/variance of shape {mean.shape} do not broadcast to input {shape}") from None
+    # std = max(sqrt(variance), backend.epsilon()) in float32, as Keras computes it on every call
+    std = np.maximum(np.sqrt(variance), np.float32(1e-7)).astype(np.float32)
+    return [Op("standardize", shape, {"invert": bool(call.config.get("invert", False))},
+               {"mean": np.ascontiguousarray(mean), "std": np.ascontiguousarray(std)})]
+
+
+def reshape(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    target = call.config.get("target_shape")
+    if not isinstance(target, list) or not all(isinstance(d, int) for d in target):
+        raise call.error(f"invalid target_shape {target!r}")
+    size = size_of(shape)
+    if target.count(-1) > 1 or any(d == 0 or d < -1 for d in target):
+        raise call.error(f"invalid target_shape {target!r}")
+    known = size_of([d for d in target if d != -1])
+    if -1 in target:
+        if known == 0 or size % known:
+            raise call.error(f"cannot reshape {shape} to {tuple(target)}")
+        target = [size // known if d == -1 else d for d in target]
+    if size_of(target) != size:
+        raise call.error(f"cannot reshape {shape} to {tuple(target)}")
+    return [Op("reshape", tuple(target))]
+
+
+def permute(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    dims = call.config.get("dims")
+    if not isinstance(dims, list) or sorted(dims) != list(range(1, len(shape) + 1)):
+        raise call.error(f"invalid dims {dims!r} for an input of shape {shape}")
+    perm = [d - 1 for d in dims]
+    return [Op("transpose", tuple(shape[d] for d in perm), {"perm": perm})]
+
+
+def repeat_vector(call: LayerCall) -> list:
+    shape = tuple(call.single_input())
+    n = call.config.get("n")
+    if len(shape) != 1 or not isinstance(n, int) or n <= 0:
+        raise call.error(f"needs a rank-1 input and a positive n (input {shape}, n={n!r})")
+    return [Op("repeat", (n,) + shape, {"n": n})]
+
+
+def _same_shapes(call: LayerCall, minimum: int = 2) -> tuple:
+    shapes = [tuple(s) for s in call.input_shapes]
+    if len(shapes) < minimum:
+        raise call.error(f"needs at least {minimum} inputs, has {len(shapes)}")
+    if len(set(shapes)) != 1:
+        raise call.error(f"inputs of different shapes {shapes} (broadcasting) are not supported")
+    return shapes[0]
+
+
+def merge(call: LayerCall) -> list:
+    shape = _same_shapes(call)
+    op = MERGE_OPS[call.class_name]
+    if op == "subtract" and len(call.input_shapes) != 2:
+        raise call.error("needs exactly 2 inputs")
+    return [Op(op, shape)]
+
+
+MERGE_OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "Average": "average",
+             "Maximum": "maximum", "Minimum": "minimum"}
+
+
+def concatenate(call: LayerCall) -> list:
+    shapes = [tuple(s) for s in call.input_shapes]
+    if len(shapes) < 2:
+        raise call.error(f"needs at least 2 inputs, has {len(shapes)}")
+    rank = len(shapes[0])
+    if any(len(s) != rank for s in shapes):
+        raise call.error(f"inputs of different ranks {shapes}")
+    axis = _sample_axis(call, call.config.get("axis", -1), rank)
+    for s in shapes:
+        if s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:]:
+            raise call.error(f"shapes {shapes} do not match outside axis {axis + 1}")
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    return [Op("concatenate", tuple(out), {"axis": axis})]
+
+
+def dot(call: LayerCall) -> list:
+    shapes = [tuple(s) for s in call.input_shapes]
+    if len(shapes) != 2 or len(shapes[0]) != 1 or shapes[0] != shapes[1]:
+        raise call.error(f"only the dot product of two vectors of equal length is supported, got {shapes}")
+    axes = call.config.get("axes")
+    axes = axes if isinstance(axes, list) else [axes, axes]
+    if len(axes) != 2 or any(not isinstance(a, int) or a % 2 != 1 for a in axes):
+        raise call.error(f"axes={call.config.get('axes')!r} is not supported; use the feature axis (1 or -1)")
+    return [Op("dot", (1,), {"normalize": bool(call.config.get("normalize", False))})]
+
+
+def einsum_dense(call: LayerCall) -> list:
+    """EinsumDense that is a Dense in disguise: '...c,cd->...d' with an optional bias over d."""
+    shape = tuple(call.single_input())
+    equation = str(call.config.get("equation", "")).replace(" ", "")
+    try:
+        operands, out = equation.split("->")
+        lhs, kernel_subs = operands.split(",")
+    except ValueError:
+        raise call.error(f"unreadable equation {equation!r}") from None
+    ok = (len(kernel_subs) == 2 and len(lhs) == len(shape) + 1 and lhs[-1] == kernel_subs[0]
+          and out == lhs[:-1] + kernel_subs[1] and len(set(lhs + kernel_subs[1])) == len(lhs) + 1)
+    if not ok:
+        raise call.error(f"equation {equation!r} is not a Dense over the last axis ('...c,cd->...d')")
+    if call.config.get("lora_rank"):
+        raise call.error("LoRA weights are not supported")
+    bias_axes = call.config.get("bias_axes") or ""
+    if bias_axes not in ("", kernel_subs[1]):
+        raise call.error(f"bias_axes={bias_axes!r} is not supported; only the output axis {kernel_subs[1]!r}")
+    n_out = (call.config.get("output_shape") or [None])[-1]
+    kernel = np.asarray(call.weights[0]) if call.weights else None
+    if kernel is None or kernel.ndim != 2:
+        raise call.error("has no 2-D kernel")
+    units = kernel.shape[1]
+    if n_out not in (None, units):
+        raise call.error(f"output_shape {call.config.get('output_shape')!r} does not match the kernel {kernel.shape}")
+    expected = [(shape[-1], units)] + ([(units,)] if bias_axes else [])
+    arrays = call.expect_weights(expected)
+    weights = {"kernel": arrays[0]}
+    if bias_axes:
+        weights["bias"] = arrays[1]
+    act = convert_activation(call.config.get("activation"), f"layer {call.name!r} ({call.class_name})")
+    return [Op("dense", shape[:-1] + (units,), {"activation": act}, weights)]
 
 
 # Keras class name -> converter. docs/layers.md is generated from this table.
 LAYERS = {
     "Activation": activation,
+    "ActivityRegularization": identity,
+    "Add": merge,
+    "AlphaDropout": identity,
+    "Average": merge,
+    "BatchNormalization": batch_normalization,
+    "Concatenate": concatenate,
     "Dense": dense,
+    "Dot": dot,
     "Dropout": identity,
+    "ELU": elu_layer,
+    "EinsumDense": einsum_dense,
     "Flatten": flatten,
+    "GaussianDropout": identity,
+    "GaussianNoise": identity,
+    "Identity": identity,
     "InputLayer": input_layer,
+    "LayerNormalization": layer_normalization,
+    "LeakyReLU": leaky_relu_layer,
+    "Maximum": merge,
+    "Minimum": merge,
+    "Multiply": merge,
+    "Normalization": normalization,
+    "PReLU": prelu,
+    "Permute": permute,
+    "ReLU": relu_layer,
+    "RMSNormalization": rms_normalization,
+    "RepeatVector": repeat_vector,
+    "Rescaling": rescaling,
+    "Reshape": reshape,
+    "Softmax": softmax_layer,
+    "SpatialDropout1D": identity,
+    "SpatialDropout2D": identity,
+    "SpatialDropout3D": identity,
+    "Subtract": merge,
+    "UnitNormalization": unit_normalization,
 }
 
 

@@ -22,3 +22,126 @@ def dense_forward(inp, kernel, bias, n_in, n_out):
 def reshape_forward(inp):
     """Row-major data is unchanged by a reshape."""
     return inp
+
+
+def scale_shift_forward(inp, scale, shift, rows, n):
+    """y = x * scale + shift per last-axis channel; scale, shift: (n,) float32."""
+    batch = inp.shape[0]
+    out = inp.reshape(batch, rows, n) * scale
+    out += shift
+    return out.reshape(batch, -1)
+
+
+def prelu_forward(inp, alpha):
+    """y = relu(x) + (-alpha) * relu(-x); alpha: one float32 per input value."""
+    positive = np.where(inp > 0, inp, np.where(np.isnan(inp), inp, np.float32(0)))
+    negated = -inp
+    negative = np.where(negated > 0, negated, np.where(np.isnan(negated), negated, np.float32(0)))
+    return positive + (-alpha) * negative
+
+
+def layer_norm_forward(inp, gamma, beta, rows, n, epsilon, rms_scaling):
+    """Keras 3 LayerNormalization over the last axis (gamma, beta may be None)."""
+    batch = inp.shape[0]
+    x = inp.reshape(batch, rows, n)
+    mean = x.mean(axis=2, keepdims=True, dtype=np.float32)
+    variance = np.square(x - mean).mean(axis=2, keepdims=True, dtype=np.float32)
+    inv = np.float32(1.0) / np.sqrt(variance + np.float32(epsilon))
+    if rms_scaling:
+        out = x * inv
+        if gamma is not None:
+            out = out * gamma
+        return out.reshape(batch, -1)
+    if gamma is not None:
+        inv = inv * gamma
+    shift = -mean * inv
+    if beta is not None:
+        shift = shift + beta
+    return (x * inv + shift).reshape(batch, -1)
+
+
+def rms_norm_forward(inp, scale, rows, n, epsilon):
+    batch = inp.shape[0]
+    x = inp.reshape(batch, rows, n)
+    inv = np.float32(1.0) / np.sqrt(np.square(x).mean(axis=2, keepdims=True, dtype=np.float32) + np.float32(epsilon))
+    return (x * inv * scale).reshape(batch, -1)
+
+
+def unit_norm_forward(inp, rows, n, epsilon, clamp):
+    batch = inp.shape[0]
+    x = inp.reshape(batch, rows, n)
+    square_sum = np.square(x).sum(axis=2, keepdims=True, dtype=np.float32)
+    if clamp == "inverse":
+        inv = np.minimum(np.float32(1.0) / np.sqrt(square_sum), np.float32(1.0 / epsilon))
+    else:
+        inv = np.float32(1.0) / np.sqrt(np.maximum(square_sum, np.float32(epsilon)))
+    return (x * inv).reshape(batch, -1)
+
+
+def standardize_forward(inp, mean, std, invert):
+    if invert:
+        return mean + inp * std
+    return (inp - mean) / std
+
+
+def transpose_forward(inp, source_index):
+    """y[:, k] = x[:, source_index[k]]."""
+    return inp[:, source_index]
+
+
+def repeat_forward(inp, n):
+    return np.tile(inp, (1, n))
+
+
+def concatenate_forward(*inputs_and_chunks):
+    count = len(inputs_and_chunks) // 2
+    inputs, chunks = inputs_and_chunks[:count], inputs_and_chunks[count:]
+    batch = inputs[0].shape[0]
+    outer = inputs[0].shape[1] // chunks[0]
+    parts = [values.reshape(batch, outer, chunk) for values, chunk in zip(inputs, chunks)]
+    return np.concatenate(parts, axis=2).reshape(batch, -1)
+
+
+def add_forward(*inputs):
+    out = inputs[0] + inputs[1]
+    for values in inputs[2:]:
+        out += values
+    return out
+
+
+def subtract_forward(a, b):
+    return a - b
+
+
+def multiply_forward(*inputs):
+    out = inputs[0] * inputs[1]
+    for values in inputs[2:]:
+        out *= values
+    return out
+
+
+def average_forward(*inputs):
+    out = add_forward(*inputs)
+    out /= np.float32(len(inputs))
+    return out
+
+
+def maximum_forward(*inputs):
+    out = np.maximum(inputs[0], inputs[1])
+    for values in inputs[2:]:
+        np.maximum(out, values, out=out)
+    return out
+
+
+def minimum_forward(*inputs):
+    out = np.minimum(inputs[0], inputs[1])
+    for values in inputs[2:]:
+        np.minimum(out, values, out=out)
+    return out
+
+
+def dot_forward(a, b, normalize):
+    if normalize:
+        a = unit_norm_forward(a, 1, a.shape[1], 1e-7, "inverse")
+        b = unit_norm_forward(b, 1, b.shape[1], 1e-7, "inverse")
+    return np.einsum("ij,ij->i", a, b).reshape(-1, 1).astype(np.float32)

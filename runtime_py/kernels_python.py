@@ -8,6 +8,7 @@ rounds every node's output to float32, as Keras stores its tensors.
 
 from __future__ import annotations
 
+import math
 from operator import mul
 
 # ---- ops -------------------------------------------------------------------
@@ -25,3 +26,144 @@ def dense_forward(inp, kernel_columns, bias, n_in, n_out):
 def reshape_forward(inp):
     """Row-major data is unchanged by a reshape."""
     return inp
+
+
+def _rows(values, n):
+    return [values[start:start + n] for start in range(0, len(values), n)]
+
+
+def scale_shift_forward(inp, scale, shift, rows, n):
+    """y = x * scale + shift per last-axis channel; scale, shift: (n,)."""
+    out = []
+    for row in _rows(inp, n) if rows > 1 else [inp]:
+        out.extend([v * s + b for v, s, b in zip(row, scale, shift)])
+    return out
+
+
+def _relu(v):
+    return v if v > 0.0 else (0.0 if v == v else v)
+
+
+def prelu_forward(inp, alpha):
+    """y = relu(x) + (-alpha) * relu(-x), as Keras's PReLU computes it; alpha: one value per input value."""
+    return [_relu(v) + (-a) * _relu(-v) for v, a in zip(inp, alpha)]
+
+
+def layer_norm_forward(inp, gamma, beta, rows, n, epsilon, rms_scaling):
+    """Keras 3 LayerNormalization over the last axis (gamma, beta may be None)."""
+    out = []
+    for row in _rows(inp, n):
+        mean = sum(row) / n
+        variance = sum((v - mean) * (v - mean) for v in row) / n
+        inv = 1.0 / math.sqrt(variance + epsilon) if variance + epsilon > 0.0 else math.inf
+        if rms_scaling:
+            scaled = [v * inv for v in row]
+            out.extend(scaled if gamma is None else [v * g for v, g in zip(scaled, gamma)])
+            continue
+        invs = [inv] * n if gamma is None else [inv * g for g in gamma]
+        shifts = [-mean * i for i in invs] if beta is None else [-mean * i + b for i, b in zip(invs, beta)]
+        out.extend([v * i + s for v, i, s in zip(row, invs, shifts)])
+    return out
+
+
+def rms_norm_forward(inp, scale, rows, n, epsilon):
+    """y = x * rsqrt(mean(x^2) + eps) * scale over the last axis."""
+    out = []
+    for row in _rows(inp, n):
+        inv = 1.0 / math.sqrt(sum(v * v for v in row) / n + epsilon)
+        out.extend([v * inv * s for v, s in zip(row, scale)])
+    return out
+
+
+def unit_norm_forward(inp, rows, n, epsilon, clamp):
+    """L2-normalize the last axis: clamp "inverse" is Keras 3 (min(rsqrt(s), 1/eps)), "square_sum" Keras 2."""
+    out = []
+    for row in _rows(inp, n):
+        square_sum = sum(v * v for v in row)
+        if clamp == "inverse":
+            inv = min(1.0 / math.sqrt(square_sum) if square_sum > 0.0 else math.inf, 1.0 / epsilon)
+        else:
+            inv = 1.0 / math.sqrt(max(square_sum, epsilon))
+        out.extend([v * inv for v in row])
+    return out
+
+
+def standardize_forward(inp, mean, std, invert):
+    """y = (x - mean) / std, or mean + x * std when invert; mean, std: one value per input value."""
+    if invert:
+        return [m + v * s for v, m, s in zip(inp, mean, std)]
+    return [(v - m) / s for v, m, s in zip(inp, mean, std)]
+
+
+def transpose_forward(inp, source_index):
+    """y[k] = x[source_index[k]]: the permutation is resolved to flat indices at load time."""
+    return [inp[i] for i in source_index]
+
+
+def repeat_forward(inp, n):
+    return inp * n
+
+
+def concatenate_forward(*inputs_and_chunks):
+    """inputs..., then per-input chunk sizes (values of the axis and below, per outer index)."""
+    count = len(inputs_and_chunks) // 2
+    inputs, chunks = inputs_and_chunks[:count], inputs_and_chunks[count:]
+    outer = len(inputs[0]) // chunks[0]
+    out = []
+    for o in range(outer):
+        for values, chunk in zip(inputs, chunks):
+            out.extend(values[o * chunk:(o + 1) * chunk])
+    return out
+
+
+def add_forward(*inputs):
+    out = list(inputs[0])
+    for values in inputs[1:]:
+        out = [a + b for a, b in zip(out, values)]
+    return out
+
+
+def subtract_forward(a, b):
+    return [x - y for x, y in zip(a, b)]
+
+
+def multiply_forward(*inputs):
+    out = list(inputs[0])
+    for values in inputs[1:]:
+        out = [a * b for a, b in zip(out, values)]
+    return out
+
+
+def average_forward(*inputs):
+    total = add_forward(*inputs)
+    return [v / len(inputs) for v in total]
+
+
+def _max(a, b):
+    return a if a > b or a != a else b  # NaN propagates, as in TensorFlow
+
+
+def _min(a, b):
+    return a if a < b or a != a else b
+
+
+def maximum_forward(*inputs):
+    out = list(inputs[0])
+    for values in inputs[1:]:
+        out = [_max(a, b) for a, b in zip(out, values)]
+    return out
+
+
+def minimum_forward(*inputs):
+    out = list(inputs[0])
+    for values in inputs[1:]:
+        out = [_min(a, b) for a, b in zip(out, values)]
+    return out
+
+
+def dot_forward(a, b, normalize):
+    """[sum(a * b)], each input first scaled by min(rsqrt(sum x^2), 1e7) when normalize (Keras's l2 normalize)."""
+    if normalize:
+        a = unit_norm_forward(a, 1, len(a), 1e-7, "inverse")
+        b = unit_norm_forward(b, 1, len(b), 1e-7, "inverse")
+    return [sum(x * y for x, y in zip(a, b))]

@@ -73,22 +73,64 @@ class _Backend:
         columns = [tuple(values[j::n_out]) for j in range(n_out)]
         return columns, (self.to_array(bias) if bias else [0.0] * n_out), n_in, n_out
 
-    def compile(self, node):
+    def compile(self, node, input_shapes):
         """Return f(*inputs) -> output for one node."""
-        k = self.kernels
-        op = node["op"]
+        op, attrs, shape = node["op"], node["attrs"], node["shape"]
+        kernel = getattr(self.kernels, op + "_forward", None)
+        if kernel is None and op != "activation":
+            raise ModelFormatError(f"node {node['name']!r}: no kernel for op {op!r}")
+        n = shape[-1]
+        rows = size_of(shape) // n
+
+        def weight(key):
+            raw = node["weights"].get(key)
+            if raw is None:
+                return None
+            values = self.to_array(raw)
+            return values.reshape(-1) if self.name == "numpy" else values
+
         if op == "dense":
             args = self.dense_args(node)
             act = self.activation(node)
-            return lambda x: act(k.dense_forward(x, *args))
+            return lambda x: act(kernel(x, *args))
         if op == "activation":
             act = self.activation(node)
             if self.name == "numpy":  # numpy activations work in place: keep the input intact
                 return lambda x: act(x.copy())
             return act
-        if op == "reshape":
-            return k.reshape_forward
-        raise ModelFormatError(f"node {node['name']!r}: no kernel for op {op!r}")
+        if op == "scale_shift":
+            scale, shift = weight("scale"), weight("shift")
+            return lambda x: kernel(x, scale, shift, rows, n)
+        if op == "prelu":
+            alpha = weight("alpha")
+            return lambda x: kernel(x, alpha)
+        if op == "layer_norm":
+            gamma, beta, epsilon, rms = weight("gamma"), weight("beta"), attrs["epsilon"], attrs["rms_scaling"]
+            return lambda x: kernel(x, gamma, beta, rows, n, epsilon, rms)
+        if op == "rms_norm":
+            scale, epsilon = weight("scale"), attrs["epsilon"]
+            return lambda x: kernel(x, scale, rows, n, epsilon)
+        if op == "unit_norm":
+            epsilon, clamp = attrs["epsilon"], attrs["clamp"]
+            return lambda x: kernel(x, rows, n, epsilon, clamp)
+        if op == "standardize":
+            mean, std, invert = weight("mean"), weight("std"), attrs["invert"]
+            return lambda x: kernel(x, mean, std, invert)
+        if op == "transpose":
+            index = transpose_index(input_shapes[0], attrs["perm"])
+            if self.name == "numpy":
+                index = _np.asarray(index, dtype=_np.intp)
+            return lambda x: kernel(x, index)
+        if op == "repeat":
+            times = attrs["n"]
+            return lambda x: kernel(x, times)
+        if op == "concatenate":
+            chunks = [size_of(s[attrs["axis"]:]) for s in input_shapes]
+            return lambda *xs: kernel(*xs, *chunks)
+        if op == "dot":
+            normalize = attrs["normalize"]
+            return lambda a, b: kernel(a, b, normalize)
+        return kernel  # reshape and the elementwise merges take their inputs only
 
     def activation(self, node):
         record = node["attrs"]["activation"]
@@ -98,6 +140,15 @@ class _Backend:
         rows = size_of(shape) // n
         params = [record[p] for p in ACTIVATIONS[record["name"]]]
         return lambda x: kernel(x, rows, n, *params)
+
+
+def transpose_index(shape, perm) -> list:
+    """Flat source index of every output value of transposing `shape` by `perm` (row-major)."""
+    strides = [size_of(shape[d + 1:]) for d in range(len(shape))]
+    index = [0]
+    for axis in perm:
+        index = [base + k * strides[axis] for base in index for k in range(shape[axis])]
+    return index
 
 
 def _depth(value) -> int:
@@ -161,10 +212,13 @@ class Model:
         self.outputs = [TensorInfo(n, s) for n, s in spec["outputs"]]
         engine = _Backend(backend)
         slots = {name: i for i, (name, _) in enumerate(spec["inputs"])}
+        shapes = dict(spec["inputs"])
         self._steps = []
         for node in spec["nodes"]:
-            self._steps.append((engine.compile(node), [slots[t] for t in node["inputs"]]))
+            step = engine.compile(node, [shapes[t] for t in node["inputs"]])
+            self._steps.append((step, [slots[t] for t in node["inputs"]]))
             slots[node["name"]] = len(slots)
+            shapes[node["name"]] = node["shape"]
         self._output_slots = [slots[name] for name, _ in spec["outputs"]]
         self._slot_count = len(slots)
 

@@ -1,0 +1,119 @@
+"""One small Keras model per supported layer (and per config path): the layer parity table.
+
+Every case is Input(s) -> the layer under test (-> nothing else), so no dense sum sits
+between the inputs and the layer and large inputs reach it unchanged. Weights are
+random (variances positive) so every weight matters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _randomize(model, seed):
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        values = []
+        for variable in layer.weights:
+            name = variable.path if hasattr(variable, "path") else variable.name
+            shape = tuple(variable.shape)
+            if "count" in name:
+                values.append(np.asarray(variable))
+            elif "variance" in name:
+                values.append(rng.uniform(0.5, 2.0, shape).astype(np.float32))
+            else:
+                values.append(rng.normal(0.0, 0.7, shape).astype(np.float32))
+        if values:
+            layer.set_weights(values)
+
+
+def _one(keras, shape, layer, name):
+    inputs = keras.Input(shape, name="x")
+    return keras.Model(inputs, layer(inputs), name=name)
+
+
+def _merge(keras, shape, layer, name, count=2):
+    inputs = [keras.Input(shape, name=f"x{k}") for k in range(count)]
+    return keras.Model(inputs, layer(inputs), name=name)
+
+
+def cases(keras):
+    """name -> zero-argument builder of a Keras model."""
+    L = keras.layers
+    table = {
+        "Activation": lambda: _one(keras, (7,), L.Activation("tanh"), "activation"),
+        "ReLU": lambda: _one(keras, (7,), L.ReLU(), "relu"),
+        "ReLU_params": lambda: _one(keras, (7,), L.ReLU(max_value=2.5, negative_slope=0.1, threshold=0.3), "relu_p"),
+        "ReLU_max6": lambda: _one(keras, (7,), L.ReLU(max_value=6.0), "relu6"),
+        "ReLU_leaky": lambda: _one(keras, (7,), L.ReLU(negative_slope=0.2), "relu_leaky"),
+        "LeakyReLU": lambda: _one(keras, (7,), L.LeakyReLU(negative_slope=0.25), "leaky"),
+        "LeakyReLU_default": lambda: _one(keras, (7,), L.LeakyReLU(), "leaky_default"),
+        "PReLU": lambda: _one(keras, (7,), L.PReLU(), "prelu"),
+        "PReLU_shared": lambda: _one(keras, (3, 4), L.PReLU(shared_axes=[1]), "prelu_shared"),
+        "ELU": lambda: _one(keras, (7,), L.ELU(alpha=0.7), "elu"),
+        "Softmax": lambda: _one(keras, (7,), L.Softmax(), "softmax"),
+        "Softmax_axis": lambda: _one(keras, (3, 4), L.Softmax(axis=1), "softmax_axis"),
+        "BatchNormalization": lambda: _one(keras, (6,), L.BatchNormalization(), "bn"),
+        "BatchNormalization_noscale": lambda: _one(keras, (6,), L.BatchNormalization(scale=False), "bn_ns"),
+        "BatchNormalization_nocenter": lambda: _one(keras, (6,), L.BatchNormalization(center=False), "bn_nc"),
+        "BatchNormalization_neither": lambda: _one(keras, (6,), L.BatchNormalization(center=False, scale=False,
+                                                                                   epsilon=0.01), "bn_nn"),
+        "BatchNormalization_rank3": lambda: _one(keras, (3, 4), L.BatchNormalization(), "bn3"),
+        "LayerNormalization": lambda: _one(keras, (6,), L.LayerNormalization(), "ln"),
+        "LayerNormalization_plain": lambda: _one(keras, (6,), L.LayerNormalization(center=False, scale=False,
+                                                                                   epsilon=1e-5), "ln_plain"),
+        "LayerNormalization_rms": lambda: _one(keras, (6,), L.LayerNormalization(rms_scaling=True), "ln_rms"),
+        "LayerNormalization_rank3": lambda: _one(keras, (3, 4), L.LayerNormalization(), "ln3"),
+        "RMSNormalization": lambda: _one(keras, (6,), L.RMSNormalization(), "rmsn"),
+        "UnitNormalization": lambda: _one(keras, (6,), L.UnitNormalization(), "unitn"),
+        "Normalization": lambda: _one(keras, (5,), L.Normalization(mean=[0.5, -1.0, 2.0, 0.0, 3.0],
+                                                                  variance=[1.0, 4.0, 0.25, 2.0, 9.0]), "norm"),
+        "Normalization_adapted": lambda: _one(keras, (5,), L.Normalization(), "norm_adapted"),
+        "Normalization_invert": lambda: _one(keras, (5,), L.Normalization(mean=1.5, variance=4.0, invert=True),
+                                             "norm_invert"),
+        "Rescaling": lambda: _one(keras, (6,), L.Rescaling(scale=1.0 / 255, offset=-0.5), "rescale"),
+        "Identity": lambda: _one(keras, (6,), L.Identity(), "identity"),
+        "Dropout": lambda: _one(keras, (6,), L.Dropout(0.5), "dropout"),
+        "SpatialDropout1D": lambda: _one(keras, (3, 4), L.SpatialDropout1D(0.5), "sd1"),
+        "SpatialDropout2D": lambda: _one(keras, (2, 3, 4), L.SpatialDropout2D(0.5), "sd2"),
+        "SpatialDropout3D": lambda: _one(keras, (2, 2, 3, 4), L.SpatialDropout3D(0.5), "sd3"),
+        "GaussianNoise": lambda: _one(keras, (6,), L.GaussianNoise(1.0), "gnoise"),
+        "GaussianDropout": lambda: _one(keras, (6,), L.GaussianDropout(0.5), "gdrop"),
+        "AlphaDropout": lambda: _one(keras, (6,), L.AlphaDropout(0.5), "adrop"),
+        "ActivityRegularization": lambda: _one(keras, (6,), L.ActivityRegularization(l1=0.1), "actreg"),
+        "Flatten": lambda: _one(keras, (3, 4), L.Flatten(), "flatten"),
+        "Flatten_channels_first": lambda: _one(keras, (3, 2, 4), L.Flatten(data_format="channels_first"), "flat_cf"),
+        "Reshape": lambda: _one(keras, (12,), L.Reshape((3, 4)), "reshape"),
+        "Reshape_infer": lambda: _one(keras, (3, 4), L.Reshape((2, -1)), "reshape_infer"),
+        "RepeatVector": lambda: _one(keras, (5,), L.RepeatVector(3), "repeat"),
+        "Permute": lambda: _one(keras, (2, 3, 4), L.Permute((3, 1, 2)), "permute"),
+        "Dense_rank3": lambda: _one(keras, (3, 4), L.Dense(5, activation="tanh"), "dense3"),
+        "EinsumDense": lambda: _one(keras, (6,), L.EinsumDense("ab,bc->ac", output_shape=5, bias_axes="c",
+                                                               activation="sigmoid"), "einsum"),
+        "EinsumDense_rank3": lambda: _one(keras, (3, 4), L.EinsumDense("abc,cd->abd", output_shape=(None, 5)),
+                                          "einsum3"),
+        "Add": lambda: _merge(keras, (6,), L.Add(), "add", 3),
+        "Subtract": lambda: _merge(keras, (6,), L.Subtract(), "subtract"),
+        "Multiply": lambda: _merge(keras, (6,), L.Multiply(), "multiply", 3),
+        "Average": lambda: _merge(keras, (6,), L.Average(), "average", 3),
+        "Maximum": lambda: _merge(keras, (6,), L.Maximum(), "maximum", 3),
+        "Minimum": lambda: _merge(keras, (6,), L.Minimum(), "minimum", 3),
+        "Concatenate": lambda: _merge(keras, (6,), L.Concatenate(), "concat", 3),
+        "Concatenate_axis1": lambda: _merge(keras, (3, 4), L.Concatenate(axis=1), "concat_axis1"),
+        "Dot": lambda: _merge(keras, (6,), L.Dot(axes=1), "dot"),
+        "Dot_normalize": lambda: _merge(keras, (6,), L.Dot(axes=-1, normalize=True), "dot_norm"),
+    }
+    return table
+
+
+def build_case(keras, name, seed=3):
+    keras.utils.set_random_seed(seed)
+    model = cases(keras)[name]()
+    if name == "Normalization_adapted":
+        layer = model.layers[-1]
+        layer.adapt(np.random.default_rng(seed).normal(2.0, 3.0, (64, 5)).astype(np.float32))
+    else:
+        _randomize(model, seed)
+    return model
+
+

@@ -1,0 +1,89 @@
+"""One parity row per supported layer: runtime_py (both backends) against model.predict, from .h5 and .keras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import runtime_py
+from exporter.converters import LAYERS
+from layer_cases import build_case, cases
+from parity import assert_parity
+
+
+
+def _case_names():
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from exporter.frontend_keras import import_keras
+
+    return sorted(cases(import_keras()))
+
+
+NAMES = _case_names()
+
+
+class CaseZoo:
+    def __init__(self, keras, directory):
+        self.keras, self.directory, self.models, self.files = keras, directory, {}, {}
+
+    def model(self, name):
+        if name not in self.models:
+            self.models[name] = build_case(self.keras, name)
+        return self.models[name]
+
+    def exported(self, name, container, suffix):
+        key = (name, container, suffix)
+        if key not in self.files:
+            from exporter.export import export
+
+            source = self.directory / f"{name}.{container}"
+            if not source.exists():
+                self.model(name).save(source)
+            target = self.directory / f"{name}-{container}{suffix}"
+            export(source, [target])
+            self.files[key] = target
+        return self.files[key]
+
+    def reference(self, name, scale):
+        """Inputs and Keras's outputs for them (cached per case and scale)."""
+        key = ("reference", name, scale)
+        if key not in self.files:
+            inputs = self.inputs(name, scale=scale)
+            expected = self.model(name).predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
+            self.files[key] = (inputs, expected if isinstance(expected, list) else [expected])
+        return self.files[key]
+
+    def inputs(self, name, rows=6, seed=5, scale=1.0):
+        rng = np.random.default_rng(seed)
+        return [(scale * rng.standard_normal((rows, *t.shape[1:]))).astype(np.float32) for t in self.model(name).inputs]
+
+
+@pytest.fixture(scope="module")
+def case_zoo(keras, tmp_path_factory):
+    return CaseZoo(keras, tmp_path_factory.mktemp("layers"))
+
+
+def _predict(model, inputs):
+    result = model.predict(inputs if len(inputs) > 1 else inputs[0])
+    return result if isinstance(result, list) else [result]
+
+
+@pytest.mark.parametrize("container", ["h5", "keras"])
+@pytest.mark.parametrize("name", NAMES)
+def test_layer_parity(case_zoo, name, container):
+    path = case_zoo.exported(name, container, ".json")
+    for backend in runtime_py.BACKENDS:
+        model = runtime_py.load(path, backend=backend)
+        model.verify()
+        for scale in (1.0, 50.0):
+            inputs, expected = case_zoo.reference(name, scale)
+            for got, want in zip(_predict(model, inputs), expected):
+                assert_parity(got, want, f"{name}.{container} [{backend}] scale {scale}")
+
+
+def test_every_layer_has_a_parity_row():
+    covered = {name.split("_")[0] for name in NAMES}
+    missing = sorted(set(LAYERS) - covered - {"InputLayer"})
+    assert not missing, f"layers without a row in tests/layer_cases.py: {missing}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporter.activations import convert_activation
+from exporter.activations import convert_activation, make_record
 from exporter.errors import ExportError
 from exporter.ir import Op, size_of
 
@@ -143,15 +143,16 @@ def _sample_axis(call: LayerCall, axis, rank: int, what="axis") -> int:
     return axis - 1
 
 
+def _where(call: LayerCall) -> str:
+    return f"layer {call.name!r} ({call.class_name})"
+
+
 def relu_layer(call: LayerCall) -> list:
     shape = call.single_input()
     max_value = call.config.get("max_value")
-    record = {
-        "name": "relu",
-        "negative_slope": _number(call, "negative_slope", 0.0),
-        "max_value": None if max_value is None else _number(call, "max_value"),
-        "threshold": _number(call, "threshold", 0.0),
-    }
+    record = make_record("relu", _where(call), negative_slope=_number(call, "negative_slope", 0.0),
+                         max_value=None if max_value is None else _number(call, "max_value"),
+                         threshold=_number(call, "threshold", 0.0))
     return [Op("activation", tuple(shape), {"activation": record})]
 
 
@@ -160,13 +161,13 @@ def leaky_relu_layer(call: LayerCall) -> list:
     key = "negative_slope" if "negative_slope" in call.config else "alpha"  # Keras 2 wrote `alpha`
     if key not in call.config:
         raise call.error("has no negative_slope in its config")
-    record = {"name": "leaky_relu", "negative_slope": _number(call, key)}
+    record = make_record("leaky_relu", _where(call), negative_slope=_number(call, key))
     return [Op("activation", tuple(shape), {"activation": record})]
 
 
 def elu_layer(call: LayerCall) -> list:
     shape = call.single_input()
-    record = {"name": "elu", "alpha": _number(call, "alpha", 1.0)}
+    record = make_record("elu", _where(call), alpha=_number(call, "alpha", 1.0))
     return [Op("activation", tuple(shape), {"activation": record})]
 
 

@@ -17,7 +17,10 @@ from exporter import __version__
 from exporter.errors import ExportError
 from exporter.ir import Graph, size_of
 from exporter.names import c_identifier, check_prefix
-from runtime_py.activations import ACTIVATIONS as ACTIVATION_PARAMS  # parameter order, shared with the kernels
+from exporter import activations as _activations
+
+# Activation name -> its parameters in kernel argument order (exporter/activations.py).
+ACTIVATION_PARAMS = getattr(_activations, "PARAMETERS", {})
 
 TEMPLATE = "model.h.j2"
 # IR ops the header writer lays out. Each op and each activation has a kernel runtime_c/<name>.h.
@@ -82,6 +85,13 @@ def float_literal(value) -> str:
     else:
         text = np.format_float_scientific(v, unique=True, trim="-")  # 1e-45, 3.4028235e+38
     return text + "f"
+
+
+def param_literal(value) -> str:
+    """An activation parameter as a C argument: booleans as int 1/0, numbers as exact floats."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return float_literal(value)
 
 
 def c_comment(text: str) -> str:
@@ -170,7 +180,8 @@ class _Namer:
         self.taken = set(taken)
 
     def __call__(self, text: str, fallback: str = "node") -> str:
-        base = c_identifier(text, fallback)
+        # Always used behind a prefix (NAME_..., t_...), so a keyword needs no trailing underscore.
+        base = c_identifier(text, fallback).rstrip("_") or fallback
         name, k = base, 2
         while name in self.taken:
             name, k = f"{base}_{k}", k + 1
@@ -209,7 +220,10 @@ def plan_forward(graph: Graph) -> Plan:
         variables[node.name] = var
         record = node.attrs.get("activation") or {"name": "linear"}
         act = record["name"]
-        params = "".join(f", {float_literal(record[p])}" for p in ACTIVATION_PARAMS.get(act, ()))
+        missing = [p for p in ACTIVATION_PARAMS.get(act, ()) if p not in record]
+        if missing:
+            raise ExportError(f"node {node.name!r}: activation {act!r} lacks parameter(s) {', '.join(missing)}")
+        params = "".join(f", {param_literal(record[p])}" for p in ACTIVATION_PARAMS.get(act, ()))
         in_shape = shapes[node.inputs[0]]
         summary = f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): {node.op} {shape_text(in_shape)} -> {shape_text(node.shape)}"
         if node.op != "reshape":

@@ -17,9 +17,11 @@ from parity import assert_parity
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
 KERNELS = ("dense", "reshape") + ACTIVATIONS
+# C arguments after the sizes, from the driver's p[] (relu: negative_slope, has_max_value, max_value, threshold)
+PARAMS = {"relu": ", p[0], (int)p[1], p[2], p[3]"}
 
 DRIVER = r"""
-/* Kernel test driver: argv = kernel rows n_in n_out bias(0/1) in_place(0/1); float32 data on stdin. */
+/* Kernel test driver: argv = kernel rows n_in n_out bias(0/1) in_place(0/1) [params...]; float32 data on stdin. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +39,13 @@ static float *read_floats(size_t count)
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: kernel rows n_in n_out bias in_place\n");
+    if (argc < 7 || argc > 11) {
+        fprintf(stderr, "usage: kernel rows n_in n_out bias in_place [params...]\n");
         return 2;
+    }
+    float p[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* activation parameters */
+    for (int k = 7; k < argc; k++) {
+        p[k - 7] = (float)atof(argv[k]);
     }
     const char *kernel = argv[1];
     const int rows = atoi(argv[2]), n_in = atoi(argv[3]), n_out = atoi(argv[4]);
@@ -77,20 +83,21 @@ def driver(request, tmp_path_factory):
     source.write_text(DRIVER % {
         "includes": "\n".join(f'#include "{k}.h"' for k in KERNELS),
         "activation_branches": "\n".join(
-            f'    else if (strcmp(kernel, "{a}") == 0) {{\n        kl_{a}_forward(out, inp, rows, n_in);\n    }}'
+            f'    else if (strcmp(kernel, "{a}") == 0) {{\n        kl_{a}_forward(out, inp, rows, n_in{PARAMS.get(a, "")});\n    }}'
             for a in ACTIVATIONS),
     })
     flags = SANITIZE if request.param == "sanitize" else []
     return build([source], directory / "driver", flags=flags, include=[RUNTIME_C], opt="-O1" if flags else "-O2")
 
 
-def call(driver, kernel, x, n_out=None, weights=(), in_place=False):
+def call(driver, kernel, x, n_out=None, weights=(), in_place=False, params=()):
     """Run one kernel on x (rows, n); return its output (rows, n_out)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     rows, n_in = x.shape
     n_out = n_in if n_out is None else n_out
     bias = len(weights) == 2
-    done = run(driver, kernel, rows, n_in, n_out, int(bias), int(in_place), stdin=float32_bytes(x, *weights))
+    done = run(driver, kernel, rows, n_in, n_out, int(bias), int(in_place), *(repr(float(p)) for p in params),
+               stdin=float32_bytes(x, *weights))
     return read_float32(done.stdout, (rows, n_out))
 
 
@@ -174,7 +181,7 @@ def test_elementwise_and_softmax_against_numpy(driver, name, in_place):
     rng = np.random.default_rng(3)
     random_rows = rng.standard_normal((3, EXTREMES.size)).astype(np.float32) * np.float32(4.0)
     x = np.vstack([EXTREMES, random_rows]) if name != "softmax" else random_rows
-    got = call(driver, name, x, in_place=in_place)
+    got = call(driver, name, x, in_place=in_place, params=[0.0] * 4 if name == "relu" else ())
     assert_parity(got, expected_activation(name, x), name)
     assert np.isfinite(got).all()
 
@@ -206,7 +213,7 @@ def test_sigmoid_large_negatives_underflow_to_zero_not_nan(driver):
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "linear"])
 def test_nan_and_inf_propagate_like_keras(driver, name):
     x = np.array([[np.nan, np.inf, -np.inf, 1.0]], dtype=np.float32)
-    got = call(driver, name, x)
+    got = call(driver, name, x, params=[0.0] * 4 if name == "relu" else ())
     assert np.isnan(got[0, 0]), f"{name}(NaN) must be NaN"
     want = {"relu": [np.inf, 0.0], "sigmoid": [1.0, 0.0], "tanh": [1.0, -1.0], "linear": [np.inf, -np.inf]}[name]
     np.testing.assert_array_equal(got[0, 1:3], np.array(want, dtype=np.float32))
@@ -224,6 +231,30 @@ def test_reshape_copies_data_unchanged(driver, in_place):
     x = np.array([[0.0, -0.0, np.nan, np.inf, 1e-45, -3.4028235e38]], dtype=np.float32)
     got = call(driver, "reshape", x, in_place=in_place)
     assert got.tobytes() == x.tobytes()
+
+
+RELU_CASES = {  # (negative_slope, max_value, threshold): every branch of Keras's relu
+    "plain": (0.0, None, 0.0),
+    "leaky": (0.1, None, 0.0),
+    "relu6": (0.0, 6.0, 0.0),
+    "max_value": (0.0, 2.5, 0.0),
+    "threshold": (0.0, None, 1.5),
+    "everything": (0.2, 4.0, -1.0),
+    "relu6_with_slope": (0.3, 6.0, 0.0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RELU_CASES))
+@pytest.mark.parametrize("in_place", [False, True], ids=["copy", "in_place"])
+def test_relu_parameters_against_keras(driver, keras, case, in_place):
+    slope, max_value, threshold = RELU_CASES[case]
+    rng = np.random.default_rng(8)
+    x = np.vstack([EXTREMES, 4 * rng.standard_normal(EXTREMES.size)]).astype(np.float32)
+    x[1, :3] = [1.5, 6.0, -1.0]  # on the thresholds
+    want = np.asarray(keras.activations.relu(x, negative_slope=slope, max_value=max_value, threshold=threshold))
+    params = (slope, max_value is not None, max_value or 0.0, threshold)
+    got = call(driver, "relu", x, in_place=in_place, params=params)
+    assert_parity(got, want, f"relu {case}")
 
 
 def test_every_kernel_file_has_its_own_guard_and_one_function():

@@ -22,7 +22,7 @@ def parse_args(argv):
     parser.add_argument("model", help="Keras model file (.h5, .hdf5 or .keras)")
     parser.add_argument("-o", "--output", action="append", default=[], metavar="OUT",
                         help="output file; format from the extension (.json, .npz, .h); repeatable. "
-                             "Default: MODEL-stem.json beside MODEL")
+                             "Default: MODEL-stem.json and MODEL-stem.h beside MODEL")
     parser.add_argument("--name", help="C prefix for the header's symbols (default: the model file's stem)")
     parser.add_argument("--version", action="version", version=f"kerasless {__version__}")
     return parser.parse_args(argv)
@@ -44,7 +44,14 @@ def print_summary(result, model) -> None:
     for written in result.written:
         check = "" if written.max_error is None else (
             f"; max |error| vs Keras {written.max_error:.3g} on {result.vector_rows} test rows")
+        if written.path.suffix.lower() == ".h":
+            from exporter.write_header import scratch_floats
+
+            check += (f"; {_size(graph.weight_bytes())} static weights, "
+                      f"{_size(4 * scratch_floats(graph))} stack per predict; check it with {graph.name}_selftest()")
         print(f"wrote {written.path} ({_size(written.size)}{check})")
+    for note in result.notes:
+        print(note)
 
 
 def main(argv=None) -> int:

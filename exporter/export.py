@@ -15,7 +15,7 @@ from exporter.model_file import to_json, to_npz
 from exporter.names import c_identifier, check_prefix
 from exporter.output import write_all
 from exporter.test_vectors import make_test_vectors
-from exporter.write_header import to_header
+from exporter.write_header import header_unsupported, to_header
 
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
 WRITERS = {".json": to_json, ".npz": to_npz, ".h": to_header}
@@ -35,6 +35,7 @@ class ExportResult:
     keras_version: str
     written: list = field(default_factory=list)
     vector_rows: int = 0
+    notes: list = field(default_factory=list)  # one line each, printed after the summary
 
 
 def check_model_path(model: Path) -> None:
@@ -82,12 +83,17 @@ def export(model, outputs=(), name: str | None = None) -> ExportResult:
 
     loaded = frontend_keras.load(model)
     graph = build_graph(loaded.config, loaded.weights_for, prefix)
+    notes = []
+    if not outputs and header_unsupported(graph):  # the default pair: still write the model file
+        targets = [t for t in targets if t.suffix.lower() != ".h"]
+        notes.append(f"no C header written: {header_unsupported(graph)}")
     vectors = make_test_vectors(graph, loaded.predict)
     producer = {"keras_version": loaded.keras_version, "backend": loaded.backend, "source": model.name}
     documents = {t: WRITERS[t.suffix.lower()](graph, vectors, producer) for t in targets}
     errors = {t: _runtime_error(t.suffix.lower(), data) for t, data in documents.items()}
     write_all(documents)
-    result = ExportResult(graph, loaded.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors))
+    result = ExportResult(graph, loaded.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors),
+                          notes=notes)
     result.written = [Written(t, len(documents[t]), errors[t]) for t in targets]
     return result
 

@@ -47,12 +47,29 @@ def _resource_dir(package: str, folder: str):
     raise ExportError(f"kerasless is installed without its {folder}/ folder; reinstall kerasless")
 
 
+def _kernel_path(name: str):
+    return _resource_dir("exporter.runtime_c", "runtime_c").joinpath(f"{name}.h")
+
+
 def kernel_source(name: str) -> str:
     """Return the text of runtime_c/<name>.h."""
-    path = _resource_dir("exporter.runtime_c", "runtime_c").joinpath(f"{name}.h")
+    path = _kernel_path(name)
     if not path.is_file():
-        raise ExportError(f"the C header writer has no kernel runtime_c/{name}.h; export to .json or .npz instead")
+        raise ExportError(f"cannot write a C header: there is no C kernel runtime_c/{name}.h yet; "
+                          "export to .json or .npz instead")
     return path.read_text(encoding="utf-8")
+
+
+def header_unsupported(graph: Graph) -> str | None:
+    """Say why the header writer cannot express the graph yet, or return None when it can."""
+    for node in graph.nodes:
+        where = f"layer {node.layer!r} ({node.layer_class})"
+        if node.op not in C_OPS:
+            return f"{where}: op {node.op!r} has no C kernel yet"
+        act = (node.attrs.get("activation") or {}).get("name", "linear")
+        if act != "linear" and not _kernel_path(act).is_file():
+            return f"{where}: activation {act!r} has no C kernel yet"
+    return None
 
 
 def _template():
@@ -211,9 +228,10 @@ def plan_forward(graph: Graph) -> Plan:
     arrays, steps, scratch, kernels = [], [], [], set()
     offset = 0
     written_outputs = set()
+    reason = header_unsupported(graph)
+    if reason:
+        raise ExportError(f"cannot write a C header: {reason}; the .json and .npz formats support it")
     for node in graph.nodes:
-        if node.op not in C_OPS:
-            raise ExportError(f"node {node.name!r} (layer {node.layer!r}): op {node.op!r} has no C kernel")
         src = variables[node.inputs[0]]
         size = size_of(node.shape)
         var = locals_(f"t_{node.name}")
@@ -265,8 +283,9 @@ def plan_forward(graph: Graph) -> Plan:
             if act != "linear":
                 step.calls.append(f"kl_{act}_forward({var}, {var}, {size // n}, {n}{params});")
                 kernels.add(act)
-        else:  # activation
-            step.calls.append(f"kl_{act}_forward({var}, {src}, {size // n}, {n}{params});")
+        else:  # activation: rows and n describe the input (glu halves its last axis)
+            n_in = in_shape[-1] if in_shape else 1
+            step.calls.append(f"kl_{act}_forward({var}, {src}, {size_of(in_shape) // n_in}, {n_in}{params});")
             kernels.add(act)
         steps.append(step)
 

@@ -495,3 +495,24 @@ def test_ops_without_c_kernels_skip_the_default_header_and_refuse_an_explicit_on
     done = run_cli(path, "-o", tmp_path / "explicit.h")
     assert done.returncode == 2 and done.stderr.startswith("error: cannot write a C header: layer")
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "explicit.h").exists()
+
+
+def test_examples_classify_the_held_back_digits(keras, tmp_path):
+    """examples/c: main.c and main.cpp build warning-free; C's probabilities match Keras's on the holdout."""
+    from conftest import ROOT
+    from exporter.export import export
+
+    examples = ROOT / "examples"
+    header = tmp_path / "digits.h"
+    export(examples / "digits.h5", [header], name="digits")
+    c_exe = build([examples / "c" / "main.c"], tmp_path / "digits_c", include=[tmp_path])
+    cxx_exe = build([examples / "c" / "main.cpp"], tmp_path / "digits_cpp", cc="g++", include=[tmp_path])
+    holdout = examples / "digits_holdout.csv"
+    summary = run(c_exe, holdout).stdout.decode()
+    assert "digits_selftest: ok" in summary and "C accuracy" in summary
+    assert "C++ accuracy" in run(cxx_exe, holdout).stdout.decode()
+    probs = np.loadtxt(run(c_exe, holdout, "--probs").stdout.decode().splitlines(), delimiter=",", dtype=np.float32)
+    table = np.loadtxt(holdout, delimiter=",", skiprows=1, dtype=np.float32)
+    model = keras.saving.load_model(examples / "digits.h5", compile=False)
+    images = table[:, 1:].reshape((-1, *model.inputs[0].shape[1:]))
+    assert_parity(probs, model.predict(images, verbose=0), "examples/c vs Keras")

@@ -95,7 +95,9 @@ def glu_forward(x, rows, n):
     groups = x.reshape(x.shape[0], rows, n)
     half = n // 2
     a, b = groups[:, :, :half], groups[:, :, half:]
-    return (a * _sigmoid(b)).reshape(x.shape[0], -1)
+    gate = _sigmoid(b)
+    gate[gate < np.finfo(F32).tiny] = 0  # TF flushes subnormals to 0: -inf * sigmoid(-100) is NaN there
+    return (a * gate).reshape(x.shape[0], -1)
 
 
 def hard_shrink_forward(x, rows, n, threshold):

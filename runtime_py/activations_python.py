@@ -32,6 +32,7 @@ def _f32(v: float) -> float:
 SOFTPLUS_THRESHOLD = _f32(_f32(math.log(_f32(2.0 ** -23))) + 2.0)
 SELU_SCALE = _f32(1.0507009873554804934193349852946)  # tensorflow/core/kernels/relu_op_functor.h
 SELU_SCALE_ALPHA = _f32(1.7580993408473768599402175208123)
+FLT_MIN = 2.0 ** -126  # the smallest normal float32
 EXP_LIMIT = 100.0  # exp(100) is far above the float32 range: clamping there changes nothing
 
 
@@ -117,7 +118,10 @@ def glu_forward(x, rows, n):
     half = n // 2
     out = []
     for row in _rows(x, n):
-        out.extend([a * _f32(_sigmoid(b)) for a, b in zip(row[:half], row[half:])])
+        gates = [_f32(_sigmoid(b)) for b in row[half:]]
+        # TF flushes subnormal results to 0, so -inf * sigmoid(-100) is NaN there, not -inf.
+        gates = [g if g >= FLT_MIN or g != g else 0.0 for g in gates]
+        out.extend([a * g for a, g in zip(row[:half], gates)])
     return out
 
 

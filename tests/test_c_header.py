@@ -452,10 +452,11 @@ def test_default_export_writes_json_and_header(zoo, tmp_path):
     run(build([source], tmp_path / "main", include=[tmp_path]))
 
 
-def test_name_sets_the_prefix(zoo, tmp_path):
+def test_name_sets_the_prefix(zoo, tmp_path, capsys):
+    from exporter.cli import main
+
     out = tmp_path / "net.h"
-    done = run_cli(zoo.saved("no_bias", "keras"), "-o", out, "--name", "Net2")
-    assert done.returncode == 0, done.stderr
+    assert main([str(zoo.saved("no_bias", "keras")), "-o", str(out), "--name", "Net2"]) == 0, capsys.readouterr().err
     text = out.read_text()
     assert "Net2_predict_multi(" in text and "#define Net2_INPUT_SIZE" in text
     assert re.search(r"static const float Net2_dense\w*_kernel\[", text)
@@ -483,18 +484,21 @@ def test_header_documents_the_model(zoo, keras):
     assert "kl_relu_forward" not in text  # only the kernels the model uses
 
 
-def test_ops_without_c_kernels_skip_the_default_header_and_refuse_an_explicit_one(keras, tmp_path):
+def test_ops_without_c_kernels_skip_the_default_header_and_refuse_an_explicit_one(keras, tmp_path, capsys):
+    from exporter.cli import main
+
     L = keras.layers
     model = keras.Sequential([keras.Input((6,)), L.Dense(4), L.LayerNormalization(), L.Dense(2)])
     path = tmp_path / "normed.keras"
     model.save(path)
-    done = run_cli(path)
-    assert done.returncode == 0, done.stderr
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
     assert (tmp_path / "normed.json").exists() and not (tmp_path / "normed.h").exists()
-    assert "no C header written: layer" in done.stdout and "LayerNormalization" in done.stdout
-    done = run_cli(path, "-o", tmp_path / "explicit.h")
-    assert done.returncode == 2 and done.stderr.startswith("error: cannot write a C header: layer")
-    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "explicit.h").exists()
+    assert "no C header written: layer" in out and "LayerNormalization" in out
+    assert main([str(path), "-o", str(tmp_path / "explicit.h")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write a C header: layer") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "explicit.h").exists()
 
 
 def test_examples_classify_the_held_back_digits(keras, tmp_path):

@@ -520,3 +520,33 @@ def test_examples_classify_the_held_back_digits(keras, tmp_path):
     model = keras.saving.load_model(examples / "digits.h5", compile=False)
     images = table[:, 1:].reshape((-1, *model.inputs[0].shape[1:]))
     assert_parity(probs, model.predict(images, verbose=0), "examples/c vs Keras")
+
+
+def test_two_inputs_three_outputs_with_an_aliased_output(keras, tmp_path):
+    """Separate towers per input; one output is a Flatten of an input, so predict_multi copies it."""
+    from exporter.export import export
+
+    L = keras.layers
+    keras.utils.set_random_seed(4)
+    a = keras.Input((5,), name="a")
+    b = keras.Input((2, 4), name="b")
+    flat_b = L.Flatten(name="flat_b")(b)
+    out_a = L.Dense(3, activation="relu", name="out_a")(a)
+    out_b = L.Dense(2, activation="softmax", name="out_b")(flat_b)
+    model = keras.Model([a, b], [out_a, out_b, flat_b])
+    path = tmp_path / "towers.keras"
+    model.save(path)
+    header = tmp_path / "towers.h"
+    export(path, [header])
+    text = header.read_text()
+    assert "void towers_predict(" not in text and "#define towers_INPUT_SIZE" not in text
+    assert "kl_reshape_forward(outputs[2]" in text
+    source = tmp_path / "towers.c"
+    source.write_text(driver_source(header.name, "towers", 2, 3))
+    exe = build([source], tmp_path / "towers", include=[tmp_path])
+    assert run(exe, "selftest").stdout.startswith(b"0 ")
+    rng = np.random.default_rng(2)
+    inputs = [rng.standard_normal((50, 5)).astype(np.float32), rng.standard_normal((50, 2, 4)).astype(np.float32)]
+    ours = predict_c(exe, inputs, [(3,), (2,), (8,)])
+    for k, (mine, theirs) in enumerate(zip(ours, model.predict(inputs, verbose=0))):
+        assert_parity(mine, theirs, f"towers output {k}")

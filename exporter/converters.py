@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from exporter.activations import convert_activation, make_record
+from exporter.activations import convert_activation, fusable, make_record, output_shape
 from exporter.errors import ExportError
 from exporter.ir import Op, size_of
 
@@ -73,6 +73,10 @@ class LayerCall:
         return arrays
 
 
+def _where(call: LayerCall) -> str:
+    return f"layer {call.name!r} ({call.class_name})"
+
+
 def identity(call: LayerCall) -> list:
     """Layers that do nothing at inference time (Dropout and friends)."""
     call.single_input()
@@ -97,16 +101,25 @@ def dense(call: LayerCall) -> list:
     weights = {"kernel": arrays[0]}
     if use_bias:
         weights["bias"] = arrays[1]
-    activation = convert_activation(call.config.get("activation"), f"layer {call.name!r} ({call.class_name})")
-    return [Op("dense", tuple(shape[:-1]) + (units,), {"activation": activation}, weights)]
+    act = convert_activation(call.config.get("activation"), _where(call))
+    return _dense_ops(call, tuple(shape[:-1]) + (units,), act, weights)
+
+
+def _dense_ops(call: LayerCall, shape: tuple, act: dict, weights: dict) -> list:
+    """A dense node with its activation fused, or followed by it when it changes the shape (glu)."""
+    if fusable(act):
+        return [Op("dense", shape, {"activation": act}, weights)]
+    linear = convert_activation("linear", _where(call))
+    return [Op("dense", shape, {"activation": linear}, weights),
+            Op("activation", output_shape(act, shape, _where(call)), {"activation": act})]
 
 
 def activation(call: LayerCall) -> list:
     shape = call.single_input()
-    act = convert_activation(call.config.get("activation"), f"layer {call.name!r} ({call.class_name})")
+    act = convert_activation(call.config.get("activation"), _where(call))
     if act["name"] == "linear":
         return []
-    return [Op("activation", tuple(shape), {"activation": act})]
+    return [Op("activation", output_shape(act, tuple(shape), _where(call)), {"activation": act})]
 
 
 def flatten(call: LayerCall) -> list:
@@ -141,10 +154,6 @@ def _sample_axis(call: LayerCall, axis, rank: int, what="axis") -> int:
     if axis == 0:
         raise call.error(f"{what} 0 is the batch axis, which is not supported")
     return axis - 1
-
-
-def _where(call: LayerCall) -> str:
-    return f"layer {call.name!r} ({call.class_name})"
 
 
 def relu_layer(call: LayerCall) -> list:
@@ -277,7 +286,6 @@ def unit_normalization(call: LayerCall) -> list:
 
 def normalization(call: LayerCall) -> list:
     shape = tuple(call.single_input())
-    rank = len(shape) + 1
     axis = call.config.get("axis", -1)
     axes = [] if axis is None else (list(axis) if isinstance(axis, (list, tuple)) else [axis])
     keep = sorted(_sample_axis(call, a, len(shape)) for a in axes)
@@ -295,7 +303,6 @@ def normalization(call: LayerCall) -> list:
             raise call.error(f"expected mean, variance and count weights, found {len(call.weights)}")
         mean, variance = (np.asarray(w, dtype=np.float32) for w in call.weights[:2])
         mean, variance = mean.reshape(broadcast), variance.reshape(broadcast)
-    del rank
     try:
         mean = np.broadcast_to(mean, shape).astype(np.float32)
         variance = np.broadcast_to(variance, shape).astype(np.float32)
@@ -420,8 +427,8 @@ def einsum_dense(call: LayerCall) -> list:
     weights = {"kernel": arrays[0]}
     if bias_axes:
         weights["bias"] = arrays[1]
-    act = convert_activation(call.config.get("activation"), f"layer {call.name!r} ({call.class_name})")
-    return [Op("dense", shape[:-1] + (units,), {"activation": act}, weights)]
+    act = convert_activation(call.config.get("activation"), _where(call))
+    return _dense_ops(call, shape[:-1] + (units,), act, weights)
 
 
 # Keras class name -> converter. docs/layers.md is generated from this table.

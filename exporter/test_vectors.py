@@ -35,9 +35,16 @@ def make_inputs(graph: Graph) -> list:
 
 
 def make_test_vectors(graph: Graph, predict) -> list:
-    """Run predict (Keras's) on make_inputs() and pair inputs with outputs."""
-    vectors = []
-    for inputs in make_inputs(graph):
-        outputs = [np.asarray(o, dtype=np.float32) for o in predict(inputs)]
-        vectors.append({"inputs": inputs, "outputs": outputs})
+    """Run predict (Keras's) on make_inputs() and pair inputs with outputs.
+
+    One predict call on all rows: each call on a new model costs a tf.function trace.
+    """
+    batches = make_inputs(graph)
+    stacked = [np.concatenate([batch[k] for batch in batches]) for k in range(len(graph.inputs))]
+    outputs = [np.asarray(o, dtype=np.float32) for o in predict(stacked)]
+    vectors, start = [], 0
+    for inputs in batches:
+        rows = len(inputs[0])
+        vectors.append({"inputs": inputs, "outputs": [o[start:start + rows] for o in outputs]})
+        start += rows
     return vectors

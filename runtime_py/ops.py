@@ -6,7 +6,7 @@ kernel never sees a weight of the wrong shape or an unknown activation.
 
 from __future__ import annotations
 
-from runtime_py.activations import check_activation_record
+from runtime_py.activations import activation_input_shape, check_activation_record
 from runtime_py.errors import ModelFormatError
 
 def size_of(shape) -> int:
@@ -58,9 +58,10 @@ def check_dense(node, input_shapes) -> None:
 def check_activation(node, input_shapes) -> None:
     shape = _one_input(node, input_shapes)
     _check_weights(node, {})
-    if tuple(node["shape"]) != tuple(shape):
-        _fail(node, "output shape differs from input shape")
-    check_activation_record(node, node["attrs"].get("activation"))
+    record = node["attrs"].get("activation")
+    check_activation_record(node, record)
+    if activation_input_shape(record, node["shape"]) != tuple(shape):
+        _fail(node, f"output shape {tuple(node['shape'])} does not follow from input shape {tuple(shape)}")
 
 
 def check_reshape(node, input_shapes) -> None:

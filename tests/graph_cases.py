@@ -1,0 +1,131 @@
+"""Functional graphs: several inputs and outputs, shared layers, nested models, and a random graph generator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from layer_cases import _randomize
+
+
+def multi_io(keras):
+    """Two inputs, two heads, a merge in between: outputs come back in Keras's order."""
+    L = keras.layers
+    a = keras.Input((5,), name="a")
+    b = keras.Input((3,), name="b")
+    x = L.Concatenate()([L.Dense(4, activation="relu")(a), b])
+    h = L.Dense(6, activation="tanh")(x)
+    first = L.Dense(2, activation="softmax", name="first")(h)
+    second = L.Dense(1, name="second")(L.Add()([h, L.Dense(6)(a)]))
+    return keras.Model([a, b], [second, first], name="multi_io")
+
+
+def shared_layer(keras):
+    """One Dense called at two places (the same weights twice)."""
+    L = keras.layers
+    a, b = keras.Input((4,), name="a"), keras.Input((4,), name="b")
+    shared = L.Dense(3, activation="sigmoid", name="shared")
+    return keras.Model([a, b], L.Subtract()([shared(a), shared(b)]), name="shared_layer")
+
+
+def nested(keras):
+    """A Sequential inside a functional model, called twice, and a functional model inside it."""
+    L = keras.layers
+    inner_in = keras.Input((4,))
+    inner = keras.Model(inner_in, L.Dense(4, activation="tanh", name="inner_dense")(inner_in), name="inner")
+    block = keras.Sequential([keras.Input((4,)), L.Dense(4, activation="relu"), inner], name="block")
+    x = keras.Input((4,), name="x")
+    y = block(block(x))
+    return keras.Model(x, L.Dense(2)(L.Concatenate()([x, y])), name="nested")
+
+
+def functional_in_sequential(keras):
+    L = keras.layers
+    inner_in = keras.Input((6,))
+    h = L.Dense(5, activation="elu")(inner_in)
+    inner = keras.Model(inner_in, L.Add()([h, L.Dense(5)(inner_in)]), name="residual")
+    return keras.Sequential([keras.Input((6,)), inner, L.LayerNormalization(), L.Dense(3, activation="softmax")],
+                            name="functional_in_sequential")
+
+
+def xor_with_skip(keras):
+    """The seed's XOR network: 2 inputs, one hidden unit, and a skip from the inputs to the output."""
+    L = keras.layers
+    inputs = keras.Input((2,), name="xy")
+    hidden = L.Dense(1, activation="tanh", name="hidden")(inputs)
+    output = L.Dense(1, activation="sigmoid", name="out")(L.Concatenate()([inputs, hidden]))
+    return keras.Model(inputs, output, name="xor")
+
+
+GRAPHS = {
+    "multi_io": multi_io,
+    "shared_layer": shared_layer,
+    "nested": nested,
+    "functional_in_sequential": functional_in_sequential,
+}
+
+
+def build_graph_case(keras, name, seed=11):
+    keras.utils.set_random_seed(seed)
+    model = GRAPHS[name](keras)
+    _randomize_all(model, seed)
+    return model
+
+
+def _randomize_all(model, seed):
+    """Random weights everywhere, nested models included."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        name = variable.path if hasattr(variable, "path") else variable.name
+        shape = tuple(variable.shape)
+        if "variance" in name:
+            variable.assign(rng.uniform(0.5, 2.0, shape).astype(np.float32))
+        elif "count" not in name:
+            variable.assign(rng.normal(0.0, 0.6, shape).astype(np.float32))
+
+
+# ---- random graphs ------------------------------------------------------------------------------
+
+ACTIVATIONS = ["relu", "tanh", "sigmoid", "elu", "selu", "softplus", "gelu", "silu", "linear", "softsign",
+               "leaky_relu", "hard_sigmoid", "mish", "relu6", "log_sigmoid"]
+
+
+def random_graph(keras, seed: int):
+    """A random MLP graph: 1-3 inputs, dense/normalization/activation layers, skips, merges, 1-3 outputs."""
+    L = keras.layers
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    inputs = [keras.Input((int(rng.integers(2, 9)),), name=f"in{k}") for k in range(int(rng.integers(1, 4)))]
+    tensors = list(inputs)
+    for step in range(int(rng.integers(3, 9))):
+        kind = rng.choice(["dense", "dense", "dense", "merge", "concat", "norm", "act", "skip"])
+        x = tensors[int(rng.integers(len(tensors)))]
+        width = int(x.shape[-1])
+        if kind == "dense":
+            y = L.Dense(int(rng.integers(1, 12)), activation=str(rng.choice(ACTIVATIONS)),
+                        use_bias=bool(rng.random() < 0.8))(x)
+        elif kind == "merge":
+            same = [t for t in tensors if int(t.shape[-1]) == width]
+            if len(same) < 2:
+                same = [x, L.Dense(width)(tensors[int(rng.integers(len(tensors)))])]
+            layer = rng.choice(["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"])
+            picked = same[:2] if layer == "Subtract" else same[: int(rng.integers(2, len(same) + 1))]
+            y = getattr(L, str(layer))()(picked)
+        elif kind == "concat":
+            others = [tensors[int(i)] for i in rng.integers(len(tensors), size=int(rng.integers(1, 3)))]
+            y = L.Concatenate()([x, *others])
+        elif kind == "norm":
+            y = rng.choice([L.BatchNormalization, L.LayerNormalization, L.UnitNormalization])()(x)
+        elif kind == "act":
+            y = rng.choice([L.ReLU(max_value=3.0), L.LeakyReLU(), L.PReLU(), L.ELU(), L.Softmax(),
+                            L.Dropout(0.3)])(x)
+        else:
+            y = L.Add()([x, L.Dense(width, activation="tanh")(x)])
+        tensors.append(y)
+    # The first output reads every input, so no input is left unconnected.
+    head = L.Concatenate(name="head")([tensors[-1]] + [L.Dense(2)(t) for t in inputs])
+    candidates = tensors[len(inputs):-1]
+    extra = min(len(candidates), int(rng.integers(0, 3)))
+    outputs = [head] + [candidates[int(i)] for i in rng.choice(len(candidates), extra, replace=False)]
+    model = keras.Model(inputs, outputs, name=f"random_{seed}")
+    _randomize_all(model, seed)
+    return model

@@ -78,16 +78,18 @@ def _where(call: LayerCall) -> str:
 
 
 def identity(call: LayerCall) -> list:
-    """Layers that do nothing at inference time (Dropout and friends)."""
+    """Identity at inference time."""
     call.single_input()
     return []
 
 
 def input_layer(call: LayerCall) -> list:
+    """float32 inputs of fixed shape; sparse, ragged and integer inputs are refused."""
     raise call.error("an InputLayer is only valid as a model input")
 
 
 def dense(call: LayerCall) -> list:
+    """Kernel (in, out) and optional bias over the last axis (rank-3 inputs too), with any supported activation."""
     shape = call.single_input()
     if not shape:
         raise call.error("needs an input with at least one axis")
@@ -115,6 +117,7 @@ def _dense_ops(call: LayerCall, shape: tuple, act: dict, weights: dict) -> list:
 
 
 def activation(call: LayerCall) -> list:
+    """Any supported activation (see the table below) as its own node; linear is dropped."""
     shape = call.single_input()
     act = convert_activation(call.config.get("activation"), _where(call))
     if act["name"] == "linear":
@@ -123,6 +126,7 @@ def activation(call: LayerCall) -> list:
 
 
 def flatten(call: LayerCall) -> list:
+    """channels_last; channels_first moves the channel axis last first, as Keras does."""
     shape = tuple(call.single_input())
     if call.config.get("data_format", "channels_last") == "channels_first" and len(shape) > 1:
         # Keras moves the channel axis last before flattening.
@@ -157,6 +161,7 @@ def _sample_axis(call: LayerCall, axis, rank: int, what="axis") -> int:
 
 
 def relu_layer(call: LayerCall) -> list:
+    """negative_slope, max_value and threshold, with Keras 3's exact formula."""
     shape = call.single_input()
     max_value = call.config.get("max_value")
     record = make_record("relu", _where(call), negative_slope=_number(call, "negative_slope", 0.0),
@@ -166,6 +171,7 @@ def relu_layer(call: LayerCall) -> list:
 
 
 def leaky_relu_layer(call: LayerCall) -> list:
+    """negative_slope (Keras 2 files: alpha) read from the config, never defaulted."""
     shape = call.single_input()
     key = "negative_slope" if "negative_slope" in call.config else "alpha"  # Keras 2 wrote `alpha`
     if key not in call.config:
@@ -175,12 +181,14 @@ def leaky_relu_layer(call: LayerCall) -> list:
 
 
 def elu_layer(call: LayerCall) -> list:
+    """alpha from the config."""
     shape = call.single_input()
     record = make_record("elu", _where(call), alpha=_number(call, "alpha", 1.0))
     return [Op("activation", tuple(shape), {"activation": record})]
 
 
 def softmax_layer(call: LayerCall) -> list:
+    """Any single axis (another than the last becomes transpose, softmax, transpose)."""
     shape = call.single_input()
     axis = call.config.get("axis", -1)
     axes = axis if isinstance(axis, list) else [axis]
@@ -200,6 +208,7 @@ def softmax_layer(call: LayerCall) -> list:
 
 
 def prelu(call: LayerCall) -> list:
+    """relu(x) + (-alpha) * relu(-x), alpha broadcast over shared_axes."""
     shape = tuple(call.single_input())
     if not call.weights:
         raise call.error("has no alpha weight")
@@ -214,6 +223,7 @@ def prelu(call: LayerCall) -> list:
 
 
 def batch_normalization(call: LayerCall) -> list:
+    """Inference form folded at export: x * inv + (beta - mean * inv), inv = rsqrt(var + eps) * gamma; last axis only; any center/scale."""
     shape = tuple(call.single_input())
     _last_axis_only(call, call.config.get("axis", -1), shape)
     if call.config.get("renorm") or call.config.get("synchronized"):
@@ -235,6 +245,7 @@ def batch_normalization(call: LayerCall) -> list:
 
 
 def rescaling(call: LayerCall) -> list:
+    """x * scale + offset; scalar or per-channel values."""
     shape = tuple(call.single_input())
     n = shape[-1]
     weights = {}
@@ -251,6 +262,7 @@ def rescaling(call: LayerCall) -> list:
 
 
 def layer_normalization(call: LayerCall) -> list:
+    """Last axis; center, scale, epsilon; rms_scaling as Keras 3 computes it (x * rsqrt(var + eps) * gamma)."""
     shape = tuple(call.single_input())
     _last_axis_only(call, call.config.get("axis", -1), shape)
     n = shape[-1]
@@ -269,6 +281,7 @@ def layer_normalization(call: LayerCall) -> list:
 
 
 def rms_normalization(call: LayerCall) -> list:
+    """x * rsqrt(mean(x^2) + eps) * scale over the last axis."""
     shape = tuple(call.single_input())
     _last_axis_only(call, call.config.get("axis", -1), shape)
     arrays = call.expect_weights([(shape[-1],)])
@@ -278,6 +291,7 @@ def rms_normalization(call: LayerCall) -> list:
 
 
 def unit_normalization(call: LayerCall) -> list:
+    """Last axis: x * min(rsqrt(sum x^2), 1e12) (Keras 3)."""
     shape = tuple(call.single_input())
     _last_axis_only(call, call.config.get("axis", -1), shape)
     # Keras 3: x * min(rsqrt(sum x^2), 1 / 1e-12)
@@ -285,6 +299,7 @@ def unit_normalization(call: LayerCall) -> list:
 
 
 def normalization(call: LayerCall) -> list:
+    """Adapted or given mean/variance, any kept axes, invert; std = max(sqrt(var), 1e-7)."""
     shape = tuple(call.single_input())
     axis = call.config.get("axis", -1)
     axes = [] if axis is None else (list(axis) if isinstance(axis, (list, tuple)) else [axis])
@@ -315,6 +330,7 @@ def normalization(call: LayerCall) -> list:
 
 
 def reshape(call: LayerCall) -> list:
+    """Any target shape, one -1 allowed; data is not moved."""
     shape = tuple(call.single_input())
     target = call.config.get("target_shape")
     if not isinstance(target, list) or not all(isinstance(d, int) for d in target):
@@ -333,6 +349,7 @@ def reshape(call: LayerCall) -> list:
 
 
 def permute(call: LayerCall) -> list:
+    """Any permutation of the non-batch axes."""
     shape = tuple(call.single_input())
     dims = call.config.get("dims")
     if not isinstance(dims, list) or sorted(dims) != list(range(1, len(shape) + 1)):
@@ -342,6 +359,7 @@ def permute(call: LayerCall) -> list:
 
 
 def repeat_vector(call: LayerCall) -> list:
+    """Rank-1 input repeated n times."""
     shape = tuple(call.single_input())
     n = call.config.get("n")
     if len(shape) != 1 or not isinstance(n, int) or n <= 0:
@@ -359,6 +377,7 @@ def _same_shapes(call: LayerCall, minimum: int = 2) -> tuple:
 
 
 def merge(call: LayerCall) -> list:
+    """Elementwise over inputs of one shape, folded left to right as Keras does (Subtract: exactly two)."""
     shape = _same_shapes(call)
     op = MERGE_OPS[call.class_name]
     if op == "subtract" and len(call.input_shapes) != 2:
@@ -371,6 +390,7 @@ MERGE_OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "Aver
 
 
 def concatenate(call: LayerCall) -> list:
+    """Any axis except the batch axis."""
     shapes = [tuple(s) for s in call.input_shapes]
     if len(shapes) < 2:
         raise call.error(f"needs at least 2 inputs, has {len(shapes)}")
@@ -387,6 +407,7 @@ def concatenate(call: LayerCall) -> list:
 
 
 def dot(call: LayerCall) -> list:
+    """Dot product of two vectors (axes 1 or -1), optionally L2-normalized first."""
     shapes = [tuple(s) for s in call.input_shapes]
     if len(shapes) != 2 or len(shapes[0]) != 1 or shapes[0] != shapes[1]:
         raise call.error(f"only the dot product of two vectors of equal length is supported, got {shapes}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from exporter.config_scan import check_config, read_config
 from exporter.errors import ExportError
 
 
@@ -74,7 +75,8 @@ def _collect_weights(model, prefix: tuple, table: dict) -> None:
 
 
 def load(path: Path) -> LoadedModel:
-    """Load a Keras model file with Keras 3 (safe_mode on, no compile)."""
+    """Load a Keras model file with Keras 3 (safe_mode on, no compile), after a config scan without Keras."""
+    check_config(read_config(path), path)
     keras = import_keras()
     try:
         with quiet_stderr():

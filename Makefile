@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(MAKE) --no-print-directory -C examples/c demo PYTHON=$(CURDIR)/$(BIN)/python
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)

@@ -1,4 +1,7 @@
-"""The demo behind `make demo`: export the shipped digits model, then predict with runtime_py and Keras.
+"""The demo behind `make demo`: export the shipped digits model, predict with runtime_py, C and Keras.
+
+`make demo` first builds examples/c (build/c/digits_c); this script then runs it
+with --probs and puts its probabilities next to runtime_py's and Keras's.
 
 Run from the repository root with the project's venv:  python examples/demo.py
 """
@@ -49,17 +52,30 @@ def main():
         model = keras.saving.load_model(ROOT / "examples" / "digits.h5", compile=False)
         theirs = model.predict(np.asarray(images, dtype=np.float32), verbose=0)
 
-    print(f"\n{len(labels)} held-back digits (the model never saw them):")
-    print("  label  runtime_py  Keras   p(runtime_py)  p(Keras)")
-    for label, mine, keras_row in list(zip(labels, ours, theirs))[:10]:
-        k, j = argmax(mine), argmax(list(keras_row))
-        print(f"  {label:>5}  {k:>10}  {j:>5}   {mine[k]:.7f}      {keras_row[j]:.7f}")
+    c_program = ROOT / "build" / "c" / "digits_c"
+    c_rows = None
+    if c_program.exists():
+        done = subprocess.run([str(c_program), str(ROOT / "examples" / "digits_holdout.csv"), "--probs"],
+                              capture_output=True, text=True, check=True)
+        c_rows = [[float(v) for v in line.split(",")] for line in done.stdout.split()]
+
+    print(f"\n{len(labels)} held-back digits (the model never saw them): predicted digit and its probability")
+    print("  label   Keras             runtime_py        C header")
+    for k, (label, mine, keras_row) in enumerate(list(zip(labels, ours, theirs))[:10]):
+        cells = [(argmax(list(r)), float(r[argmax(list(r))])) for r in (keras_row, mine)]
+        if c_rows:
+            cells.append((argmax(c_rows[k]), c_rows[k][argmax(c_rows[k])]))
+        print(f"  {label:>5}   " + "  ".join(f"{d} ({p:.7f})" for d, p in cells))
     print("  ...")
-    correct = sum(argmax(row) == label for row, label in zip(ours, labels))
-    agree = sum(argmax(row) == argmax(list(k)) for row, k in zip(ours, theirs))
-    worst = max(abs(a - float(b)) for row, keras_row in zip(ours, theirs) for a, b in zip(row, keras_row))
-    print(f"runtime_py accuracy {correct}/{len(labels)}; agrees with Keras on {agree}/{len(labels)} digits; "
-          f"max |probability difference| {worst:.2g}")
+    runtimes = [("runtime_py", ours)] + ([("C header", c_rows)] if c_rows else [])
+    for title, rows in runtimes:
+        correct = sum(argmax(row) == label for row, label in zip(rows, labels))
+        agree = sum(argmax(row) == argmax(list(k)) for row, k in zip(rows, theirs))
+        worst = max(abs(a - float(b)) for row, keras_row in zip(rows, theirs) for a, b in zip(row, keras_row))
+        print(f"{title:>10}: accuracy {correct}/{len(labels)}; same digit as Keras {agree}/{len(labels)}; "
+              f"max |probability - Keras's| {worst:.2g}")
+    if not c_rows:
+        print("(run `make demo` to build the C example as well)")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ def test_wheel_installs_and_exports_from_elsewhere(zoo, tmp_path):
         f"assert exporter.__file__.startswith({str(site)!r}), exporter.__file__\n"
         f"assert runtime_py.__file__.startswith({str(site)!r}), runtime_py.__file__\n"
         "from exporter.cli import main\n"
-        f"sys.exit(main([{str(model)!r}, '-o', 'out/m.json'] + sys.argv[1:]))\n"
+        f"sys.exit(main([{str(model)!r}, '-o', 'out/m.json', '-o', 'out/m.h'] + sys.argv[1:]))\n"
     )
     (workdir / "out").mkdir()
     done = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True,
@@ -43,3 +43,5 @@ def test_wheel_installs_and_exports_from_elsewhere(zoo, tmp_path):
     check = subprocess.run([sys.executable, "-c", "import runtime_py; runtime_py.load('out/m.json').verify()"],
                            cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
     assert check.returncode == 0, check.stderr
+    header = (workdir / "out" / "m.h").read_text()  # rendered from the templates and kernels in the wheel
+    assert "m_predict" in header and "kl_dense_forward" in header

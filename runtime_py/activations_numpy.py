@@ -243,4 +243,7 @@ def tanh_shrink_forward(x, rows, n):
 
 
 def threshold_forward(x, rows, n, threshold, default_value):
-    return _write(x, np.where(x > F32(threshold), x, F32(default_value)))
+    # TF compares with subnormals read as 0 (denormals-are-zero): 1e-40 > 0 is false there
+    tiny = np.finfo(F32).tiny
+    t = F32(threshold) if abs(F32(threshold)) >= tiny else F32(0)
+    return _write(x, np.where(np.where(np.abs(x) < tiny, F32(0), x) > t, x, F32(default_value)))

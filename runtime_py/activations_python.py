@@ -287,5 +287,7 @@ def tanh_shrink_forward(x, rows, n):
 
 
 def threshold_forward(x, rows, n, threshold, default_value):
+    # TF compares with subnormals read as 0 (denormals-are-zero): 1e-40 > 0 is false there
     t, d = _f32(threshold), _f32(default_value)
-    return [v if v > t else d for v in x]
+    t = 0.0 if abs(t) < FLT_MIN else t
+    return [v if (v if abs(v) >= FLT_MIN or v != v else 0.0) > t else d for v in x]

@@ -44,4 +44,4 @@ def test_wheel_installs_and_exports_from_elsewhere(zoo, tmp_path):
                            cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
     assert check.returncode == 0, check.stderr
     header = (workdir / "out" / "m.h").read_text()  # rendered from the templates and kernels in the wheel
-    assert "m_predict" in header and "kl_dense_forward" in header
+    assert "digits_predict(" in header and "kl_dense_forward" in header

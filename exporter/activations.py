@@ -98,19 +98,18 @@ def activation_name(spec) -> str:
     if isinstance(spec, str):
         return spec
     if isinstance(spec, dict):
-        # Keras 3 serializes a built-in activation function as
-        # {"module": "keras.activations", "class_name": "function", "config": "relu",
-        #  "registered_name": "function"}; a registered custom one has module "builtins"
-        # and config "Custom>name".
-        if spec.get("module") not in (None, "keras.activations") or spec.get("registered_name") not in (
-            None,
-            spec.get("class_name"),
-        ):
-            custom = spec.get("config") if isinstance(spec.get("config"), str) else None
-            raise ExportError(f"custom activation {custom or spec.get('registered_name') or spec.get('class_name')!r}")
-        name = spec.get("config") if isinstance(spec.get("config"), str) else spec.get("class_name")
-        if isinstance(name, str):
-            return name
+        # Keras 3.15 serializes a function as {"module": "builtins", "class_name": "function",
+        # "config": "relu", "registered_name": "function"} (keras.saving.serialize_keras_object);
+        # older 3.x wrote module "keras.activations". A registered custom function has the same
+        # form with config "package>name"; an unknown name is refused by convert_activation.
+        name = spec.get("config")
+        module = spec.get("module")
+        if spec.get("class_name") != "function" or not isinstance(name, str):
+            raise ExportError(f"unreadable activation {spec!r}")
+        if ">" in name or module not in (None, "builtins", "keras.activations", "keras.src.activations",
+                                         "keras.src.activations.activations"):
+            raise ExportError(f"custom activation {name!r}")
+        return name
     raise ExportError(f"unreadable activation {spec!r}")
 
 

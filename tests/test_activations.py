@@ -214,6 +214,11 @@ def test_every_keras_activation_is_known(keras):
     known = set(exporter_activations.ACTIVATIONS) | set(exporter_activations.ALIASES)
     assert set(ALL_OBJECTS_DICT) <= known, set(ALL_OBJECTS_DICT) - known
     assert set(ALL_OBJECTS_DICT) - {"threshold", "glu"} <= set(STRING_ACTIVATIONS)
+    for name, function in ALL_OBJECTS_DICT.items():  # the serialized (dict) form reads back to the same record
+        if name != "threshold":
+            serialized = keras.saving.serialize_keras_object(function)
+            assert exporter_activations.convert_activation(serialized, "L") == \
+                exporter_activations.convert_activation(name, "L")
 
 
 def test_kernel_parameters_follow_the_registry():
@@ -245,6 +250,8 @@ def test_string_activations_spell_out_every_parameter():
     assert convert(None, "L") == {"name": "linear"}
     serialized = {"module": "keras.activations", "class_name": "function", "config": "elu",
                   "registered_name": "function"}
+    assert convert(serialized, "L") == {"name": "elu", "alpha": 1.0}
+    serialized["module"] = "builtins"  # Keras 3.15's keras.saving.serialize_keras_object(keras.activations.elu)
     assert convert(serialized, "L") == {"name": "elu", "alpha": 1.0}
     for name in exporter_activations.ACTIVATIONS:
         if name == "threshold":

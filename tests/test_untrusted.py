@@ -259,3 +259,27 @@ def test_nan_and_inf_flow_through(two_input_model, backend):
     b = np.zeros((2, 3), np.float32)
     second, first = model.predict([a, b])
     assert second.shape == (2, 1) and first.shape == (2, 2)
+
+
+def test_edited_weights_are_detected(zoo, tmp_path):
+    """A weight changed after export no longer matches weights_sha256: ModelFormatError."""
+    import base64
+
+    manifest = json.loads(zoo.exported("digits", "keras", ".json").read_text())
+    node = next(n for n in manifest["nodes"] if n["op"] == "dense")
+    raw = bytearray(base64.b64decode(node["weights"]["kernel"]["data"]))
+    raw[0] ^= 1
+    node["weights"]["kernel"]["data"] = base64.b64encode(bytes(raw)).decode()
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(runtime_py.ModelFormatError, match="weights_sha256"):
+        runtime_py.load(path)
+
+
+def test_runtime_refuses_unknown_format_versions(zoo, tmp_path):
+    manifest = json.loads(zoo.exported("digits", "keras", ".json").read_text())
+    manifest["format_version"] = 2
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(runtime_py.ModelFormatError, match="reads version"):
+        runtime_py.load(path)

@@ -148,6 +148,8 @@ def relu_forward(x, rows, n, negative_slope, has_max_value, max_value, threshold
     """Keras's ReLU.static_call, branch for branch (keras/src/activations/activations.py)."""
     if negative_slope != 0 and not has_max_value and threshold == 0:
         return leaky_relu_forward(x, rows, n, negative_slope)
+    if negative_slope == 0 and not has_max_value and threshold == 0:  # plain relu, the common case
+        return np.maximum(x, F32(0), out=x)  # np.maximum keeps NaN
     if negative_slope != 0:
         negative_part = _relu(-x + F32(threshold))
     clip_max = has_max_value

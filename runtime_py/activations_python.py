@@ -178,6 +178,8 @@ def relu_forward(x, rows, n, negative_slope, has_max_value, max_value, threshold
     """Keras's ReLU.static_call, branch for branch (keras/src/activations/activations.py)."""
     if negative_slope != 0 and not has_max_value and threshold == 0:
         return leaky_relu_forward(x, rows, n, negative_slope)
+    if negative_slope == 0 and not has_max_value and threshold == 0:  # plain relu, the common case
+        return [v if v > 0.0 or v != v else 0.0 for v in x]
     slope, top, t = _f32(negative_slope), _f32(max_value), _f32(threshold)
     out = []
     for v in x:

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import runtime_py
-from cbuild import RUNTIME_C, build, compiler, float32_bytes, read_float32, run
+from cbuild import RUNTIME_C, SANITIZE, build, compiler, float32_bytes, read_float32, run
 from exporter import activations as exporter_activations
 from exporter.errors import ExportError
 from parity import assert_parity
@@ -438,6 +438,19 @@ def run_c_kernel(driver, name, record, x, in_place=False):
     done = run(driver, name, x.shape[0], x.shape[1], int(in_place), *args, stdin=float32_bytes(x))
     n_out = x.shape[1] // 2 if name in HALVING else x.shape[1]
     return read_float32(done.stdout, (x.shape[0], n_out))
+
+
+def test_c_kernels_under_sanitizers(tmp_path, kernel_x, c_driver):
+    """ASan/UBSan build of every kernel, copy and in place; same bits as the -O2 build."""
+    source = tmp_path / "driver.c"
+    source.write_text(c_driver_source())
+    sanitized = build([source], tmp_path / "driver", include=[RUNTIME_C], flags=SANITIZE, opt="-O1")
+    for row_id, name, params, _ in KERNEL_ROWS:
+        record = record_of(name, params)
+        for in_place in (False, True):
+            got = run_c_kernel(sanitized, name, record, kernel_x, in_place)
+            want = run_c_kernel(c_driver, name, record, kernel_x, in_place)
+            assert_parity(got, want, f"{row_id} sanitized, in_place={in_place}")
 
 
 @pytest.mark.parametrize("row", KERNEL_ROWS, ids=[r[0] for r in KERNEL_ROWS])

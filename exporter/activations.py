@@ -68,8 +68,7 @@ ALIASES = {
     "swish": "silu",  # keras.activations.swish is silu; tf_keras wrote "swish"
     "hard_swish": "hard_silu",
     "softmax_v2": "softmax",  # tf.nn.softmax's __name__ in TF 2, written by tf_keras
-    "log_softmax_v2": "log_softmax",  # tf.nn.log_softmax likewise
-    "sigmoid_v2": "sigmoid",
+    "log_softmax_v2": "log_softmax",  # tf.nn.log_softmax's __name__ likewise
 }
 
 # The parameters Keras uses when an activation is given by name (a string in the config).

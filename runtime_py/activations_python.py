@@ -69,6 +69,13 @@ def _softplus(v: float) -> float:
     return math.log1p(math.exp(v))  # also NaN
 
 
+def _div(a: float, b: float) -> float:
+    """IEEE division: Python raises on b == 0, float32 arithmetic gives inf or NaN."""
+    if b == 0.0:
+        return math.nan if a == 0.0 or a != a else math.copysign(INF, a) * math.copysign(1.0, b)
+    return a / b
+
+
 def _rows(x, n):
     return [x[start:start + n] for start in range(0, len(x), n)]
 
@@ -80,7 +87,7 @@ def celu_forward(x, rows, n, alpha):
     a = _f32(alpha)
     out = []
     for v in x:
-        negative = _f32(min(v, 0.0) / a) if v == v else v
+        negative = _f32(_div(min(v, 0.0), a)) if v == v else v
         positive = v if v > 0.0 or v != v else 0.0  # tf.maximum(-0.0, 0.0) is 0.0
         out.append(positive + _f32(a * _f32(math.expm1(min(negative, EXP_LIMIT)))))
     return out
@@ -277,7 +284,11 @@ def sparsemax_forward(x, rows, n):
 
 def squareplus_forward(x, rows, n, b):
     bb = _f32(b)
-    return [_f32(v + _f32(math.sqrt(_f32(_f32(v * v) + bb)))) / 2.0 for v in x]
+    out = []
+    for v in x:
+        u = _f32(_f32(v * v) + bb)
+        out.append(_f32(v + _f32(math.sqrt(u) if u >= 0.0 else math.nan)) / 2.0)  # b < 0 can make u < 0
+    return out
 
 
 def tanh_forward(x, rows, n):

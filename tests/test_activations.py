@@ -18,8 +18,8 @@ rows are skipped (sparsemax_borderline_rows).
 
 from __future__ import annotations
 
+import math
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +84,7 @@ KERNEL_ROWS = [
     ("sparsemax", "sparsemax", {}, "sparsemax(x)"),
     ("squareplus", "squareplus", {"b": 4.0}, "squareplus(x)"),
     ("squareplus-b", "squareplus", {"b": 0.3}, "squareplus(x, b=0.3)"),
+    ("squareplus-negative-b", "squareplus", {"b": -2.0}, "squareplus(x, b=-2.0)"),
     ("tanh", "tanh", {}, "tanh(x)"),
     ("tanh_shrink", "tanh_shrink", {}, "tanh_shrink(x)"),
     ("threshold", "threshold", {"threshold": 0.3, "default_value": -2.5}, "threshold(x, 0.3, -2.5)"),
@@ -287,6 +288,16 @@ def test_custom_activation_config_is_refused_with_the_list():
         exporter_activations.convert_activation(custom, "layer 'odd_dense' (Dense)")
     with pytest.raises(ExportError, match=r"layer 'a' \(Activation\): activation 'bent' is not supported; supported"):
         exporter_activations.convert_activation("bent", "layer 'a' (Activation)")
+
+
+def test_python_kernels_never_raise_on_degenerate_parameters():
+    """Python raises where float32 arithmetic gives inf or NaN: the kernels must not."""
+    x = [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e30, -1e30, 1.0, -1.0]
+    got = activations_python.celu_forward(x, 1, len(x), 0.0)  # Keras: NaN where min(x, 0) / 0 is 0 / 0
+    with np.errstate(all="ignore"):
+        want = activations_numpy.celu_forward(np.array([x], np.float32), 1, len(x), 0.0)[0]
+    np.testing.assert_array_equal(np.array(got, np.float32), want)
+    assert math.isnan(activations_python.squareplus_forward([0.5], 1, 1, -4.0)[0])
 
 
 def test_runtime_refuses_malformed_records():

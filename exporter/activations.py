@@ -67,7 +67,7 @@ RESHAPING = frozenset({"glu"})
 ALIASES = {
     "swish": "silu",  # keras.activations.swish is silu; tf_keras wrote "swish"
     "hard_swish": "hard_silu",
-    "softmax_v2": "softmax",  # tf.nn.softmax's __name__ in TF 2, written by tf_keras
+    "softmax_v2": "softmax",  # tf.nn.softmax's __name__ in TF 2, written by older tf.keras
     "log_softmax_v2": "log_softmax",  # tf.nn.log_softmax's __name__ likewise
 }
 

@@ -8,7 +8,7 @@ from array import array
 from collections import namedtuple
 
 from runtime_py.errors import ModelFormatError, VerificationError
-from runtime_py.model_file import read_model_file
+from runtime_py.model_file import read_model_bytes, read_model_file
 from runtime_py.activations import ACTIVATIONS, activation_input_shape
 from runtime_py.ops import size_of
 
@@ -31,6 +31,17 @@ def load(path, backend=None) -> "Model":
     if backend == "numpy" and _np is None:
         raise ImportError("backend='numpy' needs numpy, which is not importable here")
     return Model(read_model_file(path), backend, os.fspath(path))
+
+
+def loads(data: bytes, backend=None, name: str = "<bytes>") -> "Model":
+    """Load a model file's content (the bytes of a .json or .npz file); name labels the errors."""
+    if backend is None:
+        backend = "numpy" if _np is not None else "python"
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "numpy" and _np is None:
+        raise ImportError("backend='numpy' needs numpy, which is not importable here")
+    return Model(read_model_bytes(data, name), backend, name)
 
 
 def _float32_list(raw) -> list:

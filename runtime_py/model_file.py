@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -52,10 +53,19 @@ def read_model_file(path) -> dict:
     return _read_json(path)
 
 
-def _read_json(path: str) -> dict:
+def read_model_bytes(data: bytes, name: str = "<bytes>") -> dict:
+    """Parse, decode and validate a model file's content held in memory; name labels the errors."""
+    data = bytes(data)
+    if data.startswith(b"PK"):
+        return _read_npz(name, io.BytesIO(data))
+    return _read_json(name, data)
+
+
+def _read_json(path: str, text: bytes = None) -> dict:
     try:
-        with open(path, "rb") as stream:
-            text = stream.read()
+        if text is None:
+            with open(path, "rb") as stream:
+                text = stream.read()
         manifest = json.loads(text, parse_constant=_reject_constant)
     except OSError as exc:
         raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -64,9 +74,9 @@ def _read_json(path: str) -> dict:
     return _validate(manifest, lambda desc, what: _decode_base64(desc, what), path)
 
 
-def _read_npz(path: str) -> dict:
+def _read_npz(path: str, source=None) -> dict:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(path if source is None else source) as archive:
             descr, shape, data = read_npy(archive, MANIFEST_MEMBER, path)
             if descr not in ("|u1", "<u1") or len(shape) != 1:
                 raise ModelFormatError(f"{path}: member 'manifest.npy' must be a 1-D uint8 array")

@@ -13,6 +13,7 @@ import json
 import zipfile
 from pathlib import Path
 
+from exporter.activations import convert_activation
 from exporter.converters import LAYERS, supported_layers
 from exporter.errors import ExportError
 
@@ -121,6 +122,11 @@ def _check_objects(value, path: Path, where: str) -> None:
             stack.extend((child, where) for child in item)
             continue
         if not isinstance(item, dict):
+            continue
+        if item.get("class_name") == "function":
+            # A serialized activation function ({"module": "builtins", "config": "relu", ...}): only its
+            # name is read, and the activation table decides (a custom function is refused there).
+            convert_activation(item, where)
             continue
         if "class_name" in item and isinstance(item.get("config"), dict) and "name" in item["config"] \
                 and item.get("class_name") not in ("DTypePolicy", "FloatDTypePolicy"):

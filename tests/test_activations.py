@@ -313,11 +313,6 @@ def test_runtime_refuses_malformed_records():
         check({"name": "d", "op": "dense"}, {"name": "glu"})
 
 
-@pytest.mark.xfail(
-    reason="exporter/config_scan.py (not this work's file) refuses the custom function first, naming the layer but "
-           "neither the function nor the supported activations; it could hand a serialized function "
-           "(class_name 'function') to exporter.activations.convert_activation(item, where) for this message",
-    strict=False)
 def test_unsupported_activation_names_the_layer_and_the_list(keras, tmp_path):
     from exporter.export import export
 

@@ -175,3 +175,31 @@ def test_zip_bomb_member_sizes_are_checked_before_reading(seeds, tmp_path):
             archive.writestr(name, contents[name])
     with pytest.raises(runtime_py.ModelFormatError):
         runtime_py.load(path)
+
+
+@pytest.fixture(scope="module")
+def keras_files(zoo):
+    return {suffix: zoo.saved("digits", suffix[1:]).read_bytes() for suffix in (".h5", ".keras")}
+
+
+@FUZZ
+@given(data=st.data())
+def test_exporter_file_reading(keras_files, tmp_path_factory, data):
+    """Mutated .h5/.keras files: the exporter's own reading either passes or raises ExportError."""
+    from exporter.config_scan import check_config, read_config
+    from exporter.errors import ExportError
+
+    suffix = data.draw(st.sampled_from([".h5", ".keras"]))
+    blob = bytearray(keras_files[suffix])
+    for _ in range(data.draw(st.integers(1, 6))):
+        position = data.draw(st.integers(0, max(len(blob) - 1, 0)))
+        if data.draw(st.booleans()) and blob:
+            blob[position] ^= 1 << data.draw(st.integers(0, 7))
+        else:
+            del blob[position:position + data.draw(st.integers(1, 4096))]
+    path = tmp_path_factory.mktemp("fuzz") / f"m{suffix}"
+    path.write_bytes(bytes(blob))
+    try:
+        check_config(read_config(path), path)
+    except ExportError:
+        pass

@@ -1,0 +1,227 @@
+"""Spark scoring (runtime_py.spark) on a local[2] session: same numbers as runtime_py, our errors.
+
+Needs pyspark, pyarrow, pandas and a Java runtime (`.ci/install-spark` installs them);
+the Spark tests skip with the reason when one is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+import runtime_py
+from graph_cases import build_graph_case
+from parity import assert_parity
+
+ROWS = 4096
+
+
+def _spark_missing() -> str:
+    for module in ("pyspark", "pyarrow", "pandas"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install -e '.[spark]')"
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        return "no Java runtime (java not on PATH, JAVA_HOME unset; .ci/install-spark installs one)"
+    return ""
+
+
+@pytest.fixture(scope="module")
+def spark():
+    reason = _spark_missing()
+    if reason:
+        pytest.skip(reason)
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("kerasless-tests")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def models(zoo, keras, tmp_path_factory):
+    """A single-input model (digits, input 8x8) and a two-input, two-output one (multi_io)."""
+    from exporter.export import export
+
+    directory = tmp_path_factory.mktemp("spark_models")
+    saved = directory / "multi_io.keras"
+    build_graph_case(keras, "multi_io").save(saved)
+    multi = directory / "multi_io.json"
+    export(saved, [multi])
+    return {"digits": zoo.exported("digits", "keras", ".npz"), "multi_io": multi}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """ROWS rows in two Parquet files: id, pixels (64 floats), grid (8x8 nested), a (5 doubles), b (3 floats)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(3)
+    arrays = {
+        "pixels": rng.standard_normal((ROWS, 64)).astype(np.float32),
+        "a": rng.standard_normal((ROWS, 5)),
+        "b": rng.standard_normal((ROWS, 3)).astype(np.float32),
+    }
+
+    def lists(values):
+        flat = pa.array(values.reshape(-1))
+        return pa.ListArray.from_arrays(pa.array(np.arange(0, values.size + 1, values.shape[1], dtype=np.int32)), flat)
+
+    grid_rows = pa.ListArray.from_arrays(pa.array(np.arange(0, ROWS * 8 + 1, 8, dtype=np.int32)),
+                                         lists(arrays["pixels"].reshape(-1, 8)))
+    table = pa.table({
+        "id": np.arange(ROWS, dtype=np.int64),
+        "pixels": lists(arrays["pixels"]),
+        "grid": grid_rows,
+        "a": lists(arrays["a"]),
+        "b": lists(arrays["b"]),
+        "short": lists(arrays["pixels"][:, :10]),
+    })
+    directory = tmp_path_factory.mktemp("spark_data")
+    pq.write_table(table.slice(0, ROWS // 2), directory / "part-0.parquet")
+    pq.write_table(table.slice(ROWS // 2), directory / "part-1.parquet")
+    return directory, arrays
+
+
+def _sorted_column(frame, column):
+    """Collect (id, column) to numpy, in id order."""
+    rows = frame.select("id", column).toPandas().sort_values("id")
+    assert rows["id"].tolist() == list(range(ROWS))
+    return rows[column]
+
+
+def _stack(series):
+    return np.stack([np.asarray(v, dtype=np.float32) for v in series])
+
+
+@pytest.fixture(params=["mapInArrow", "arrow_udf", "pandas_udf"])
+def spark_path(request, monkeypatch):
+    """Each code path Spark versions take: mapInArrow (3.3+), arrow_udf (4.1+), iterator pandas_udf."""
+    from runtime_py import spark as spark_module
+
+    if request.param != "mapInArrow":
+        monkeypatch.setattr(spark_module, "has_map_in_arrow", lambda df: False)
+    if request.param == "pandas_udf":
+        monkeypatch.setattr(spark_module, "has_arrow_udf", lambda: False)
+    return request.param
+
+
+# ---- parity with runtime_py -------------------------------------------------------------------
+
+
+def test_predict_map_single_input(spark, models, data, spark_path):
+    from runtime_py.spark import predict_map
+
+    directory, arrays = data
+    df = spark.read.parquet(str(directory))
+    expected = runtime_py.load(models["digits"]).predict(arrays["pixels"].reshape(-1, 8, 8))
+    scored = predict_map(df, models["digits"], input_col="pixels", keep=["id"])
+    assert scored.columns == ["id", "prediction"]
+    assert_parity(_stack(_sorted_column(scored, "prediction")), expected, f"predict_map via {spark_path}")
+
+
+def test_predict_udf_multi_input_multi_output(spark, models, data, spark_path):
+    from runtime_py.spark import predict_udf
+
+    directory, arrays = data
+    df = spark.read.parquet(str(directory))
+    model = runtime_py.load(models["multi_io"])
+    expected = model.predict([arrays["a"], arrays["b"]])
+    scored = df.withColumn("out", predict_udf(models["multi_io"])("a", "b"))
+    assert scored.schema["out"].dataType.simpleString() == "struct<second:array<float>,first:array<float>>"
+    rows = _sorted_column(scored, "out")
+    for k, info in enumerate(model.outputs):
+        assert_parity(_stack([r[info.name] for r in rows]), expected[k], f"{info.name} via {spark_path}")
+
+
+def test_predict_map_multi_io_shipped_as_file(spark, models, data):
+    from runtime_py.spark import predict_map
+
+    directory, arrays = data
+    df = spark.read.parquet(str(directory))
+    expected = runtime_py.load(models["multi_io"]).predict([arrays["a"], arrays["b"]])
+    scored = predict_map(df, models["multi_io"], input_col=["a", "b"], keep="id", output_col="y", ship="file")
+    rows = _sorted_column(scored.select("id", "y.first", "y.second"), "second")
+    assert_parity(_stack(rows), expected[0], "multi_io output 'second', ship='file'")
+
+
+def test_nested_and_scalar_columns_feed_one_input(spark, models, data):
+    """array<array<float>> matching the input's 8x8 shape, and 64 scalar columns, give the same result."""
+    from pyspark.sql import functions as F
+
+    from runtime_py.spark import predict_map, predict_udf
+
+    directory, arrays = data
+    df = spark.read.parquet(str(directory))
+    expected = runtime_py.load(models["digits"]).predict(arrays["pixels"].reshape(-1, 8, 8))
+    nested = predict_map(df, models["digits"], input_col="grid", keep=["id"], batch_bytes=20_000)  # many slices
+    assert_parity(_stack(_sorted_column(nested, "prediction")), expected, "nested 8x8 column")
+    scalars = df.select("id", *[F.col("pixels")[i].alias(f"p{i}") for i in range(64)])
+    scored = scalars.select("id", predict_udf(models["digits"])(*[f"p{i}" for i in range(64)]).alias("prediction"))
+    assert_parity(_stack(_sorted_column(scored, "prediction")), expected, "64 scalar columns")
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+
+def test_shape_mismatch_fails_the_job_with_our_message(spark, models, data):
+    from runtime_py.spark import predict_map, predict_udf
+
+    directory, _ = data
+    df = spark.read.parquet(str(directory))
+    name = os.path.basename(models["digits"])
+    for scored in (predict_map(df, models["digits"], input_col="short", keep=["id"]),
+                   df.select(predict_udf(models["digits"])("short"))):
+        with pytest.raises(Exception) as failure:
+            scored.collect()
+        message = str(failure.value)
+        assert f"kerasless: model {name}, column 'short': a row holds 10 values, input" in message
+        assert "needs 64 values per row (shape [8, 8])" in message
+
+
+def test_driver_refuses_what_can_never_work(spark, models, data):
+    from runtime_py.spark import predict_map, predict_udf
+
+    directory, _ = data
+    df = spark.read.parquet(str(directory))
+    with pytest.raises(ValueError, match="backend='python' is not available on Spark"):
+        predict_udf(models["digits"], backend="python")
+    with pytest.raises(ValueError, match=r"has 2 input\(s\) \('a' shape \[5\], 'b' shape \[3\]\).*got 1 column"):
+        predict_udf(models["multi_io"])("a")
+    with pytest.raises(ValueError, match=r"column\(s\) 'nope' not in the DataFrame"):
+        predict_map(df, models["digits"], input_col="nope")
+    with pytest.raises(ValueError, match="column type bigint cannot feed the model"):
+        predict_map(df, models["digits"], input_col="id")
+
+
+# ---- the per-worker model cache (no Spark needed) ---------------------------------------------
+
+
+def test_worker_keeps_one_verified_model_per_sha256(models, tmp_path):
+    from runtime_py import spark as spark_module
+
+    data = open(models["digits"], "rb").read()
+    ship = spark_module.ModelShipment("digits.npz", hashlib.sha256(data).hexdigest(), "numpy", data=data)
+    first = spark_module.worker_model(ship)
+    assert spark_module.worker_model(ship) is first
+    other = open(models["multi_io"], "rb").read()
+    reexport = spark_module.ModelShipment("digits.npz", hashlib.sha256(other).hexdigest(), "numpy", data=other)
+    assert spark_module.worker_model(reexport) is not first  # same name, new bytes: never the stale model

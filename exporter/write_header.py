@@ -170,6 +170,7 @@ class Array:
     comment: str
     lines: list
     ctype: str = "float"
+    users: set = field(default_factory=set)  # the layers reading it (comments only)
 
 
 @dataclass
@@ -400,12 +401,16 @@ class _Arrays:
         where = f"{c_comment(node.layer)} ({c_comment(node.layer_class)})"
         if content in self.by_content:  # a shared layer called again, or equal weights elsewhere
             array = self.by_content[content]
-            array.comment += f"; also {where}"
+            note = "; stored once for every call of the layer" if where in array.users else f"; also {where}"
+            if note not in array.comment:
+                array.comment += note
+            array.users.add(where)
             return array.name
         shape = values.shape or (1,)
         array = Array(f"{self.prefix}_{node_id}_{key}", " * ".join(str(d) for d in shape),
                       comment or f"{where} {key}: {shape_text(shape)}",
                       (literal_rows if ctype == "float" else int_rows)(values, row_length or shape[-1]), ctype)
+        array.users.add(where)
         self.by_content[content] = array
         self.arrays.append(array)
         return array.name

@@ -2,9 +2,23 @@
  *
  * Accumulation order (reproduces Keras 3 / TensorFlow on CPU bit for bit at batch 1):
  * each output starts at 0.0f, adds inp[i] * kernel[i][j] for i = 0 .. n_in-1 in order
- * with one rounding per step (fmaf), and only then adds the bias. The loop is written
- * i-outer, j-inner over the Keras (n_in, n_out) layout so the inner loop vectorizes.
+ * with one rounding per step (fmaf), and only then adds the bias. Every path below
+ * keeps exactly that order per output value, so all of them give the same bits:
+ * kl_dense_forward_naive is the reference, kl_dense_forward the fast version.
  * fmaf is called explicitly: the result never depends on -ffp-contract.
+ *
+ * Speed, without -ffast-math and without -march:
+ *  - the kernel stays in Keras's (n_in, n_out) layout; the inner loops run over
+ *    fixed-size groups of consecutive outputs, which the compiler turns into vector
+ *    FMAs (a loop of constant trip count vectorizes even at GCC's -O2 cost model);
+ *  - four rows at a time keep a 4 x 16 block of sums in registers, so each weight is
+ *    loaded once for four samples (NAME_predict_batch; a single row reads the kernel
+ *    once anyway and is bound by memory bandwidth);
+ *  - without FMA instructions fmaf is a libm call per value. On x86-64 with GCC and
+ *    glibc, KL_DENSE_CLONES compiles an x86-64-v3 (AVX2 + FMA) copy next to
+ *    the baseline one and picks it at load time (target_clones); fmaf is exactly
+ *    rounded either way, so both copies give the same bits. Define
+ *    KERASLESS_NO_TARGET_CLONES to build the portable function alone.
  *
  * out must not overlap inp.
  */
@@ -14,11 +28,46 @@
 #include <math.h>
 #include <stddef.h>
 
-static inline void kl_dense_forward(float *out,          /* (rows, n_out) */
-                                    const float *inp,    /* (rows, n_in) */
-                                    const float *kernel, /* (n_in, n_out), row-major as Keras stores it */
-                                    const float *bias,   /* (n_out,), or NULL for use_bias=False */
-                                    int rows, int n_in, int n_out)
+#if defined(__cplusplus)
+#define KL_RESTRICT __restrict__
+#else
+#define KL_RESTRICT restrict
+#endif
+
+#if defined(__GNUC__)
+#define KL_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define KL_ALWAYS_INLINE inline
+#endif
+
+/* Run-time dispatch only where it is needed (no FMA at compile time) and supported (ifunc). */
+/* GCC only: Clang 14 gives the resolver of a static function external linkage, so a header
+ * included in two files of one program fails to link; Clang builds take the portable path. */
+#if !defined(KERASLESS_NO_TARGET_CLONES) && defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) && \
+    !defined(__FMA__) && !defined(__clang__) && !defined(__INTEL_COMPILER) && defined(__GNUC__) && __GNUC__ >= 8
+#define KL_DENSE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define KL_DENSE_CLONES
+#endif
+
+/* Sums of 8 consecutive outputs s<0..7> += x * w[0..7], one fmaf each (the compiler packs them). */
+#define KL_DENSE_DECLARE8(s) float s##0 = 0.0f, s##1 = 0.0f, s##2 = 0.0f, s##3 = 0.0f, \
+                                   s##4 = 0.0f, s##5 = 0.0f, s##6 = 0.0f, s##7 = 0.0f
+#define KL_DENSE_FMA8(s, x, w)                                                                    \
+    s##0 = fmaf(x, (w)[0], s##0); s##1 = fmaf(x, (w)[1], s##1); s##2 = fmaf(x, (w)[2], s##2); \
+    s##3 = fmaf(x, (w)[3], s##3); s##4 = fmaf(x, (w)[4], s##4); s##5 = fmaf(x, (w)[5], s##5); \
+    s##6 = fmaf(x, (w)[6], s##6); s##7 = fmaf(x, (w)[7], s##7)
+#define KL_DENSE_STORE8(y, s)                                      \
+    (y)[0] = s##0; (y)[1] = s##1; (y)[2] = s##2; (y)[3] = s##3; \
+    (y)[4] = s##4; (y)[5] = s##5; (y)[6] = s##6; (y)[7] = s##7
+
+/* ---- reference: the documented order, one output row at a time ---------------------------- */
+
+static inline void kl_dense_forward_naive(float *out,          /* (rows, n_out) */
+                                          const float *inp,    /* (rows, n_in) */
+                                          const float *kernel, /* (n_in, n_out) */
+                                          const float *bias,   /* (n_out,), or NULL */
+                                          int rows, int n_in, int n_out)
 {
     for (int r = 0; r < rows; r++) {
         const float *x = inp + (size_t)r * (size_t)n_in; /* (n_in,) */
@@ -38,6 +87,130 @@ static inline void kl_dense_forward(float *out,          /* (rows, n_out) */
                 y[j] = y[j] + bias[j];
             }
         }
+    }
+}
+
+/* ---- one row: sums in y, the kernel streamed once row by row -------------------------------- */
+
+static KL_ALWAYS_INLINE void kl_dense_row(float *KL_RESTRICT y,            /* (n_out,) */
+                                          const float *KL_RESTRICT x,      /* (n_in,) */
+                                          const float *KL_RESTRICT kernel, /* (n_in, n_out) */
+                                          int n_in, int n_out)
+{
+    for (int j = 0; j < n_out; j++) {
+        y[j] = 0.0f;
+    }
+    for (int i = 0; i < n_in; i++) {
+        const float xi = x[i];
+        const float *KL_RESTRICT w = kernel + (size_t)i * (size_t)n_out; /* (n_out,) */
+        int j = 0;
+        for (; j + 16 <= n_out; j += 16) {
+            for (int k = 0; k < 16; k++) { /* constant trip count: vector FMAs at -O2 */
+                y[j + k] = fmaf(xi, w[j + k], y[j + k]);
+            }
+        }
+        for (; j < n_out; j++) {
+            y[j] = fmaf(xi, w[j], y[j]);
+        }
+    }
+}
+
+/* ---- four rows: a 4 x 16 (then 4 x 8) block of sums in registers ---------------------------- */
+
+static KL_ALWAYS_INLINE void kl_dense_rows4(float *KL_RESTRICT y,            /* (4, n_out) */
+                                            const float *KL_RESTRICT x,      /* (4, n_in) */
+                                            const float *KL_RESTRICT kernel, /* (n_in, n_out) */
+                                            int n_in, int n_out)
+{
+    const size_t in = (size_t)n_in, on = (size_t)n_out;
+    int j = 0;
+    for (; j + 16 <= n_out; j += 16) { /* 4 rows x 16 outputs: each weight loaded once for 4 rows */
+        KL_DENSE_DECLARE8(a); KL_DENSE_DECLARE8(b); KL_DENSE_DECLARE8(c); KL_DENSE_DECLARE8(d);
+        KL_DENSE_DECLARE8(e); KL_DENSE_DECLARE8(f); KL_DENSE_DECLARE8(g); KL_DENSE_DECLARE8(h);
+        for (int i = 0; i < n_in; i++) {
+            const float *KL_RESTRICT w = kernel + (size_t)i * on + (size_t)j; /* (16,) */
+            const float x0 = x[i], x1 = x[in + (size_t)i], x2 = x[2 * in + (size_t)i], x3 = x[3 * in + (size_t)i];
+            KL_DENSE_FMA8(a, x0, w); KL_DENSE_FMA8(b, x0, w + 8);
+            KL_DENSE_FMA8(c, x1, w); KL_DENSE_FMA8(d, x1, w + 8);
+            KL_DENSE_FMA8(e, x2, w); KL_DENSE_FMA8(f, x2, w + 8);
+            KL_DENSE_FMA8(g, x3, w); KL_DENSE_FMA8(h, x3, w + 8);
+        }
+        KL_DENSE_STORE8(y + j, a); KL_DENSE_STORE8(y + j + 8, b);
+        KL_DENSE_STORE8(y + on + j, c); KL_DENSE_STORE8(y + on + j + 8, d);
+        KL_DENSE_STORE8(y + 2 * on + j, e); KL_DENSE_STORE8(y + 2 * on + j + 8, f);
+        KL_DENSE_STORE8(y + 3 * on + j, g); KL_DENSE_STORE8(y + 3 * on + j + 8, h);
+    }
+    for (; j + 8 <= n_out; j += 8) {
+        KL_DENSE_DECLARE8(a); KL_DENSE_DECLARE8(b); KL_DENSE_DECLARE8(c); KL_DENSE_DECLARE8(d);
+        for (int i = 0; i < n_in; i++) {
+            const float *KL_RESTRICT w = kernel + (size_t)i * on + (size_t)j; /* (8,) */
+            KL_DENSE_FMA8(a, x[i], w);
+            KL_DENSE_FMA8(b, x[in + (size_t)i], w);
+            KL_DENSE_FMA8(c, x[2 * in + (size_t)i], w);
+            KL_DENSE_FMA8(d, x[3 * in + (size_t)i], w);
+        }
+        KL_DENSE_STORE8(y + j, a); KL_DENSE_STORE8(y + on + j, b);
+        KL_DENSE_STORE8(y + 2 * on + j, c); KL_DENSE_STORE8(y + 3 * on + j, d);
+    }
+    if (j < n_out) { /* the last n_out % 8 outputs: sums in y, row by row */
+        for (int r = 0; r < 4; r++) {
+            float *KL_RESTRICT yr = y + (size_t)r * on;               /* (n_out,) */
+            const float *KL_RESTRICT xr = x + (size_t)r * in;         /* (n_in,) */
+            for (int t = j; t < n_out; t++) {
+                yr[t] = 0.0f;
+            }
+            for (int i = 0; i < n_in; i++) {
+                const float xi = xr[i];
+                const float *KL_RESTRICT w = kernel + (size_t)i * on; /* (n_out,) */
+                for (int t = j; t < n_out; t++) {
+                    yr[t] = fmaf(xi, w[t], yr[t]);
+                }
+            }
+        }
+    }
+}
+
+/* ---- the kernel the header calls -------------------------------------------------------------- */
+
+KL_DENSE_CLONES
+static inline void kl_dense_forward_blocked(float *KL_RESTRICT out,          /* (rows, n_out) */
+                                    const float *KL_RESTRICT inp,    /* (rows, n_in) */
+                                    const float *KL_RESTRICT kernel, /* (n_in, n_out), row-major as Keras stores it */
+                                    const float *KL_RESTRICT bias,   /* (n_out,), or NULL for use_bias=False */
+                                    int rows, int n_in, int n_out)
+{
+    const size_t in = (size_t)n_in, on = (size_t)n_out;
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        kl_dense_rows4(out + (size_t)r * on, inp + (size_t)r * in, kernel, n_in, n_out);
+    }
+    for (; r < rows; r++) {
+        kl_dense_row(out + (size_t)r * on, inp + (size_t)r * in, kernel, n_in, n_out);
+    }
+    if (bias != NULL) {
+        for (r = 0; r < rows; r++) {
+            float *KL_RESTRICT y = out + (size_t)r * on; /* (n_out,) */
+            for (int j = 0; j < n_out; j++) {
+                y[j] = y[j] + bias[j];
+            }
+        }
+    }
+}
+
+/* Below KL_DENSE_SMALL multiply-adds the call itself costs more than the work: run the
+ * plain loop inline (a dispatched clone cannot be inlined). */
+#define KL_DENSE_SMALL 256
+
+static inline void kl_dense_forward(float *out,          /* (rows, n_out) */
+                                    const float *inp,    /* (rows, n_in) */
+                                    const float *kernel, /* (n_in, n_out), row-major as Keras stores it */
+                                    const float *bias,   /* (n_out,), or NULL for use_bias=False */
+                                    int rows, int n_in, int n_out)
+{
+    if ((long)rows * (long)n_in * (long)n_out < KL_DENSE_SMALL) {
+        kl_dense_forward_naive(out, inp, kernel, bias, rows, n_in, n_out);
+    } else {
+        kl_dense_forward_blocked(out, inp, kernel, bias, rows, n_in, n_out);
     }
 }
 

@@ -157,6 +157,11 @@ class _Builder:
             by_name[_layer_name(layer_cfg)] = layer_cfg
         input_refs = _history_list(config.get("input_layers"), "input_layers")
         output_refs = _history_list(config.get("output_layers"), "output_layers")
+        # In output_layers Keras counts a nested Functional's own built-in node as node 0, so its calls
+        # are 1-based there, while inbound_nodes count calls from 0 (keras/src/models/functional.py,
+        # get_config's node_reindexing_map and functional_from_config's get_tensor).
+        output_refs = [(n, i - 1, t) if (by_name.get(n) or {}).get("class_name") in ("Functional", "Model")
+                       else (n, i, t) for n, i, t in output_refs]
         if bound is not None and len(bound) != len(input_refs):
             raise ExportError(f"model {path[-1]!r} takes {len(input_refs)} inputs, is called with {len(bound)}")
         tensors = {}

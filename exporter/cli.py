@@ -24,6 +24,11 @@ def parse_args(argv):
                         help="output file; format from the extension (.json, .npz, .h); repeatable. "
                              "Default: MODEL-stem.json and MODEL-stem.h beside MODEL")
     parser.add_argument("--name", help="C prefix for the header's symbols (default: the model file's stem)")
+    parser.add_argument("--frontend", choices=("keras", "files"),
+                        help="how to read MODEL: keras (Keras 3 on TensorFlow; test vectors from model.predict) or "
+                             "files (h5py and zipfile only, no TensorFlow; Keras 2 files keep Keras 2's formulas; "
+                             "test vectors from kerasless's numpy runtime). Default: keras if TensorFlow is "
+                             "installed, else files")
     parser.add_argument("--version", action="version", version=f"kerasless {__version__}")
     return parser.parse_args(argv)
 
@@ -34,7 +39,10 @@ def _size(n: int) -> str:
 
 def print_summary(result, model) -> None:
     graph = result.graph
-    print(f"{model}: Keras {result.keras_version}, {len(graph.layers)} layers, "
+    files = result.frontend == "files"
+    origin = (f"written by Keras {result.keras_version}, read without TensorFlow" if files
+              else f"Keras {result.keras_version}")
+    print(f"{model}: {origin}, {len(graph.layers)} layers, "
           f"{graph.parameter_count():,} parameters ({_size(graph.weight_bytes())} of float32 weights)")
     width = max((len(layer.name) for layer in graph.layers), default=0)
     for layer in graph.layers:
@@ -42,8 +50,13 @@ def print_summary(result, model) -> None:
         print(f"  {layer.name:<{width}}  {layer.class_name:<14} {shapes} -> {layer.output_shape}"
               + (f"  {layer.params:,} params" if layer.params else ""))
     for written in result.written:
-        check = "" if written.max_error is None else (
-            f"; max |error| vs Keras {written.max_error:.3g} on {result.vector_rows} test rows")
+        if written.max_error is None:
+            check = ""
+        elif result.reference == "kerasless":
+            check = (f"; self-check {written.max_error:.3g} on {result.vector_rows} test rows "
+                     f"(test vectors from kerasless's numpy runtime, not from Keras)")
+        else:
+            check = f"; max |error| vs Keras {written.max_error:.3g} on {result.vector_rows} test rows"
         if written.path.suffix.lower() == ".h":
             from exporter.write_header import scratch_floats
 
@@ -52,6 +65,9 @@ def print_summary(result, model) -> None:
         print(f"wrote {written.path} ({_size(written.size)}{check})")
     for note in result.notes:
         print(note)
+    if result.reference == "kerasless":
+        print("note: no Keras ran: the embedded test vectors check the runtimes against each other, "
+              "not against Keras (the files record producer reference \"kerasless\")")
 
 
 def main(argv=None) -> int:
@@ -59,7 +75,7 @@ def main(argv=None) -> int:
     try:
         from exporter.export import export
 
-        result = export(args.model, args.output, args.name)
+        result = export(args.model, args.output, args.name, frontend=args.frontend)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

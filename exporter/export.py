@@ -36,6 +36,8 @@ class ExportResult:
     written: list = field(default_factory=list)
     vector_rows: int = 0
     notes: list = field(default_factory=list)  # one line each, printed after the summary
+    frontend: str = "keras"  # "keras" (Keras 3 on TensorFlow) or "files" (h5py/zipfile, no TensorFlow)
+    reference: str = "keras"  # who computed the test vectors' outputs: "keras" or "kerasless" (a self-check)
 
 
 def check_model_path(model: Path) -> None:
@@ -72,28 +74,77 @@ def plan_outputs(model: Path, outputs: list) -> list:
     return targets
 
 
-def export(model, outputs=(), name: str | None = None) -> ExportResult:
-    """Export MODEL to every path in outputs (format from the extension)."""
+FRONTENDS = ("keras", "files")
+
+
+def choose_frontend(frontend: str | None) -> str:
+    """The front-end to use: as asked, else Keras when TensorFlow and Keras are installed, else the files one."""
+    if frontend is None:
+        from exporter.frontend_files import tensorflow_available
+
+        return "keras" if tensorflow_available() else "files"
+    if frontend not in FRONTENDS:
+        raise ExportError(f"unknown front-end {frontend!r}; choose one of {', '.join(FRONTENDS)}")
+    return frontend
+
+
+def _load_with_keras(model: Path, prefix: str) -> tuple:
+    """Keras 3 reads the file; a Keras 2 file that Keras 3 reads differently gets a note (or a hint on failure)."""
+    from exporter import frontend_keras, keras2
+    from exporter.config_scan import read_config
+    from exporter.frontend_files import read_version
+
+    version = read_version(model)
+    try:
+        differences = keras2.divergences(read_config(model), version)
+    except ExportError:
+        differences = []
+    hint = (f"written by Keras {version or '2'}, which Keras 3 reads differently ({'; '.join(differences)}): "
+            f"export it with --frontend files to keep Keras 2's formulas") if differences else ""
+    try:
+        loaded = frontend_keras.load(model)
+    except ExportError as exc:
+        raise ExportError(f"{exc}; {hint}" if hint else str(exc)) from None
+    graph = build_graph(loaded.config, loaded.weights_for, prefix)
+    return loaded, graph, loaded.predict, [f"note: {model.name} was {hint}"] if hint else []
+
+
+def _load_from_files(model: Path, prefix: str) -> tuple:
+    from exporter import frontend_files
+
+    loaded = frontend_files.load(model)
+    graph = loaded.build_graph(prefix)
+    return loaded, graph, frontend_files.reference_predict(graph), list(loaded.notes)
+
+
+def export(model, outputs=(), name: str | None = None, frontend: str | None = None) -> ExportResult:
+    """Export MODEL to every path in outputs (format from the extension).
+
+    frontend: "keras" (load with Keras 3 on TensorFlow; the test vectors are Keras's own outputs),
+    "files" (read the file with h5py/zipfile; the vectors come from kerasless's numpy runtime), or None:
+    Keras when TensorFlow and Keras are importable, else files.
+    """
     model = Path(model)
+    frontend = choose_frontend(frontend)
     check_model_path(model)
     targets = plan_outputs(model, list(outputs))
     prefix = check_prefix(name) if name is not None else c_identifier(model.stem)
 
-    from exporter import frontend_keras
-
-    loaded = frontend_keras.load(model)
-    graph = build_graph(loaded.config, loaded.weights_for, prefix)
-    notes = []
+    load = _load_with_keras if frontend == "keras" else _load_from_files
+    loaded, graph, predict, notes = load(model, prefix)
+    reference = "keras" if frontend == "keras" else "kerasless"
     if not outputs and header_unsupported(graph):  # the default pair: still write the model file
         targets = [t for t in targets if t.suffix.lower() != ".h"]
         notes.append(f"no C header written: {header_unsupported(graph)}")
-    vectors = make_test_vectors(graph, loaded.predict)
-    producer = {"keras_version": loaded.keras_version, "backend": loaded.backend, "source": model.name}
+    vectors = make_test_vectors(graph, predict)
+    producer = {"keras_version": loaded.keras_version,
+                "backend": loaded.backend if frontend == "keras" else "kerasless-numpy",
+                "source": model.name, "reference": reference}
     documents = {t: WRITERS[t.suffix.lower()](graph, vectors, producer) for t in targets}
     errors = {t: _runtime_error(t.suffix.lower(), data) for t, data in documents.items()}
     write_all(documents)
     result = ExportResult(graph, loaded.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors),
-                          notes=notes)
+                          notes=notes, frontend=frontend, reference=reference)
     result.written = [Written(t, len(documents[t]), errors[t]) for t in targets]
     return result
 

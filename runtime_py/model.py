@@ -22,15 +22,32 @@ BACKENDS = ("python", "numpy")
 RTOL, ATOL = 1e-5, 1e-6  # parity tolerance: |ours - keras| <= ATOL + RTOL * |keras|
 
 
+# Automatic backend: below this many multiply-adds per call (batch rows x weights) the pure-Python
+# path is faster than numpy, whose every array operation costs about a microsecond whatever its
+# size. Measured on the benchmark machine (docs/benchmarks.md): a 2-1-1 network runs in pure
+# Python in a few microseconds, numpy needs ten array operations; at about 300 weights a row the
+# two cross over.
+AUTO_PYTHON_MAX_WORK = 300
+
+
 def load(path, backend=None) -> "Model":
-    """Load a .json or .npz model file; backend is "python", "numpy" or None (numpy if importable)."""
+    """Load a .json or .npz model file; backend is "python", "numpy" or None (automatic).
+
+    None uses numpy when it is importable, and the pure-Python path for calls too small for numpy
+    to pay off (AUTO_PYTHON_MAX_WORK); without numpy everything runs in pure Python.
+    """
+    auto = backend is None
     if backend is None:
         backend = "numpy" if _np is not None else "python"
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "numpy" and _np is None:
         raise ImportError("backend='numpy' needs numpy, which is not importable here")
-    return Model(read_model_file(path), backend, os.fspath(path))
+    return Model(read_model_file(path), backend, os.fspath(path), auto=auto)
+
+
+def _weight_count(spec) -> int:
+    return sum(size_of(raw.shape) for node in spec["nodes"] for raw in node["weights"].values())
 
 
 def loads(data: bytes, backend=None, name: str = "<bytes>") -> "Model":
@@ -102,6 +119,8 @@ class _Backend:
 
         if op == "dense":
             args = self.dense_args(node)
+            if node["attrs"]["activation"]["name"] == "linear":
+                return lambda x: kernel(x, *args)
             act = self.activation(node)
             return lambda x: act(kernel(x, *args))
         if op == "activation":
@@ -217,24 +236,57 @@ def _nest(flat, shape):
 class Model:
     """A loaded model: predict(x) reproduces Keras's model.predict."""
 
-    def __init__(self, spec: dict, backend: str, path: str = ""):
+    def __init__(self, spec: dict, backend: str, path: str = "", auto: bool = False):
         self.path = path
         self.name = spec["name"]
         self.spec = spec
         self.backend = backend
         self.inputs = [TensorInfo(n, s) for n, s in spec["inputs"]]
         self.outputs = [TensorInfo(n, s) for n, s in spec["outputs"]]
-        engine = _Backend(backend)
+        self._steps = self._compile(backend)
         slots = {name: i for i, (name, _) in enumerate(spec["inputs"])}
-        shapes = dict(spec["inputs"])
-        self._steps = []
         for node in spec["nodes"]:
-            step = engine.compile(node, [shapes[t] for t in node["inputs"]])
-            self._steps.append((step, [slots[t] for t in node["inputs"]]))
             slots[node["name"]] = len(slots)
-            shapes[node["name"]] = node["shape"]
         self._output_slots = [slots[name] for name, _ in spec["outputs"]]
         self._slot_count = len(slots)
+        # Fast paths for the common call: one input, one output, a float32 numpy batch of the right shape
+        # (or, pure Python, a list of rows); everything they need is prepared here, once.
+        self._in_shape = tuple(self.inputs[0].shape) if len(self.inputs) == 1 else None
+        self._out_shape = tuple(self.outputs[0].shape) if len(self.outputs) == 1 else None
+        self._in_size = size_of(self._in_shape) if self._in_shape is not None else 0
+        self._chain = self._as_chain(spec)
+        self._python_steps = None  # automatic choice: the pure-Python path for small calls
+        self._small_rows = 0
+        if auto and backend == "numpy" and self._in_shape is not None and self._out_shape is not None:
+            weights = max(_weight_count(spec), 1)
+            if weights <= AUTO_PYTHON_MAX_WORK:
+                self._python_steps = self._compile("python")
+                self._small_rows = AUTO_PYTHON_MAX_WORK // weights
+        self._F32 = _np.float32 if _np is not None else None
+
+    def _compile(self, backend: str) -> list:
+        engine = _Backend(backend)
+        spec = self.spec
+        slots = {name: i for i, (name, _) in enumerate(spec["inputs"])}
+        shapes = dict(spec["inputs"])
+        steps = []
+        for node in spec["nodes"]:
+            step = engine.compile(node, [shapes[t] for t in node["inputs"]])
+            steps.append((step, [slots[t] for t in node["inputs"]]))
+            slots[node["name"]] = len(slots)
+            shapes[node["name"]] = node["shape"]
+        return steps
+
+    def _as_chain(self, spec):
+        """True when every node reads only the tensor just before it (a Sequential-like model) with one output."""
+        if len(spec["inputs"]) != 1 or len(spec["outputs"]) != 1 or not spec["nodes"]:
+            return None
+        previous = spec["inputs"][0][0]
+        for node in spec["nodes"]:
+            if list(node["inputs"]) != [previous]:
+                return None
+            previous = node["name"]
+        return previous == spec["outputs"][0][0] or None
 
     def __repr__(self):
         return f"<runtime_py.Model {self.name!r} inputs={self.inputs} outputs={self.outputs} backend={self.backend!r}>"
@@ -295,18 +347,30 @@ class Model:
 
     def predict(self, x):
         """Run a batch (or a list of batches, one per input); return one batch per output."""
+        if (self._in_shape is not None and self._out_shape is not None and _np is not None
+                and type(x) is _np.ndarray and x.dtype == self._F32 and x.shape[1:] == self._in_shape):
+            return self._predict_array(x)
         values = self._split_inputs(x)
         as_numpy = _np is not None and any(isinstance(v, _np.ndarray) for v in values)
-        if self.backend == "numpy":
+        backend = self.backend
+        if backend == "numpy" and self._python_steps is not None and not as_numpy and isinstance(values[0], list) \
+                and len(values[0]) <= self._small_rows:
+            backend = "python"  # automatic choice: a small list batch runs faster without numpy
+        if backend == "numpy":
             batches = [self._batch_numpy(v, info) for v, info in zip(values, self.inputs)]
         else:
             batches = [self._batch_python(v, info) for v, info in zip(values, self.inputs)]
         if len({len(b) for b in batches}) > 1:
             raise ValueError(f"inputs have different batch sizes: {[len(b) for b in batches]}")
-        results = self._run_numpy(batches) if self.backend == "numpy" else self._run_python(batches)
+        if backend == "numpy":
+            results = self._run_numpy(batches)
+        elif backend != self.backend:
+            results = self._run_python(batches, self._python_steps)
+        else:
+            results = self._run_python(batches)
         shaped = []
         for result, info in zip(results, self.outputs):
-            if self.backend == "numpy":
+            if backend == "numpy":
                 result = result.reshape((result.shape[0],) + tuple(info.shape))
                 shaped.append(result if as_numpy else result.tolist())
             else:
@@ -317,14 +381,47 @@ class Model:
                     shaped.append(nested)
         return shaped[0] if len(shaped) == 1 else shaped
 
-    def _run_python(self, batches) -> list:
+    def _predict_array(self, x):
+        """The common call, without the general conversions: one float32 array in, one array out."""
+        rows = x.shape[0]
+        if rows <= self._small_rows:  # automatic choice: too small for numpy to pay off
+            result = self._run_python([(x if x.ndim == 2 else x.reshape(rows, self._in_size)).tolist()],
+                                      self._python_steps)[0]
+            out = _np.array(result, dtype=self._F32)
+            return out if len(self._out_shape) == 1 else out.reshape((rows,) + self._out_shape)
+        if self.backend == "python":
+            result = self._run_python([x.reshape(rows, self._in_size).tolist()])[0]
+            return _np.array(result, dtype=self._F32).reshape((rows,) + self._out_shape)
+        value = x.reshape(rows, self._in_size)
+        with _np.errstate(all="ignore"):
+            if self._chain is not None:
+                for fn, _ in self._steps:
+                    value = fn(value)
+                result = value
+            else:
+                result = self._run_numpy([value])[0]
+        return result.reshape((rows,) + self._out_shape)
+
+    @staticmethod
+    def _run_chain_python(row, steps) -> list:
+        for fn, _ in steps:
+            row = array("f", fn(row)).tolist()  # every node's output is float32, as Keras stores it
+        return row
+
+    def _run_python(self, batches, steps=None) -> list:
+        steps = self._steps if steps is None else steps
+        if self._chain is not None:
+            return [[self._run_chain_python(sample, steps) for sample in batches[0]]]
         outputs = [[] for _ in self._output_slots]
+        first = len(self.inputs)
+        free = [None] * (self._slot_count - first)
+        one_input = [(fn, inputs[0] if len(inputs) == 1 else None, inputs) for fn, inputs in steps]
         for sample in zip(*batches):
-            slots = list(sample) + [None] * (self._slot_count - len(sample))
-            position = len(sample)
-            for fn, inputs in self._steps:
-                value = fn(*[slots[i] for i in inputs])
-                slots[position] = array("f", value).tolist()
+            slots = [*sample, *free]
+            position = first
+            for fn, only, inputs in one_input:
+                value = fn(slots[only]) if only is not None else fn(*[slots[i] for i in inputs])
+                slots[position] = array("f", value).tolist()  # every node's output is float32, as Keras stores it
                 position += 1
             for out, slot in zip(outputs, self._output_slots):
                 out.append(slots[slot])

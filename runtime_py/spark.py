@@ -272,6 +272,7 @@ def score_pandas_batches(plan: ScoringPlan, batches):
 
 def _ship_model(model_path, backend: str, ship: str, spark=None):
     """Load and verify the model on the driver; return (model, ModelShipment)."""
+    from runtime_py.errors import ModelFormatError
     from runtime_py.model import loads
 
     if backend != "numpy":
@@ -280,8 +281,11 @@ def _ship_model(model_path, backend: str, ship: str, spark=None):
     if ship not in SHIP_MODES:
         raise ValueError(f"unknown ship={ship!r}; choose one of {', '.join(SHIP_MODES)}")
     path = os.fspath(model_path)
-    with open(path, "rb") as stream:
-        data = stream.read()
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except OSError as exc:
+        raise ModelFormatError(f"{path}: cannot open: {exc.strerror or exc}") from None
     model = loads(data, backend=backend, name=path)
     model.verify()
     sha256 = hashlib.sha256(data).hexdigest()

@@ -210,6 +210,8 @@ def test_driver_refuses_what_can_never_work(spark, models, data):
         predict_map(df, models["digits"], input_col="nope")
     with pytest.raises(ValueError, match="column type bigint cannot feed the model"):
         predict_map(df, models["digits"], input_col="id")
+    with pytest.raises(runtime_py.ModelFormatError, match="missing.npz: cannot open"):
+        predict_map(df, models["digits"].parent / "missing.npz", input_col="pixels")
 
 
 # ---- the per-worker model cache (no Spark needed) ---------------------------------------------

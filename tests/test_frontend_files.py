@@ -161,6 +161,48 @@ def test_both_frontends_build_the_same_ir(saved, name, container):
     assert_same_graph(ours, theirs, f"{name}.{container}")
 
 
+def _strip_name_attributes(handle):
+    """Make a .keras weights file look as Keras before 3.6 wrote it: no `name` on the vars groups."""
+    def visit(_, item):
+        if isinstance(item, h5py.Group) and "name" in item.attrs:
+            del item.attrs["name"]
+    handle.visititems(visit)
+
+
+@pytest.mark.parametrize("name", ["storage-deep", "storage-many_dense", "storage-nested_with_state",
+                                  "graph-multi_io", "layer-BatchNormalization_noscale"])
+def test_keras_zip_without_name_attributes_matches_by_counter(saved, tmp_path, name):
+    """Before Keras 3.6 the weight groups carry no layer name: the per-class counters find them."""
+    _, paths = saved(name)
+    reference = frontend_files.load(paths["keras"]).build_graph("m")
+    old = _rewrite_zip(paths["keras"], tmp_path / "old.keras", edit_weights=_strip_name_attributes)
+    with zipfile.ZipFile(old) as archive, h5py.File(archive.open("model.weights.h5"), "r") as handle:
+        names = []
+        handle.visititems(lambda _, item: names.extend(item.attrs.keys()) if isinstance(item, h5py.Group) else None)
+        assert "name" not in names
+    assert_same_graph(frontend_files.load(old).build_graph("m"), reference, name)
+
+
+def _split_weight_names(handle):
+    """Store every weight_names attribute as weight_names0, weight_names1, ... as Keras does for large ones."""
+    for group in handle["model_weights"].values():
+        names = list(group.attrs["weight_names"])
+        if len(names) < 2:
+            continue
+        del group.attrs["weight_names"]
+        half = len(names) // 2
+        group.attrs["weight_names0"] = names[:half]
+        group.attrs["weight_names1"] = names[half:]
+
+
+@pytest.mark.parametrize("name", ["storage-nested_with_state", "zoo-digits"])
+def test_h5_weight_names_split_in_chunks(saved, tmp_path, name):
+    _, paths = saved(name)
+    reference = frontend_files.load(paths["h5"]).build_graph("m")
+    split = _edit_h5(_copy(paths["h5"], tmp_path / "split.h5"), _split_weight_names)
+    assert_same_graph(frontend_files.load(split).build_graph("m"), reference, name)
+
+
 def test_every_table_is_covered():
     assert {n.split("-", 1)[1] for n in NAMES if n.startswith("layer-")} == set(cases(_keras()))
     assert {n.split("-", 1)[1] for n in NAMES if n.startswith("graph-")} == set(GRAPHS)

@@ -213,3 +213,16 @@ def test_fixture_script_is_committed():
     script = Path(ROOT / "tests" / "fixtures" / "make_keras2_fixtures.py").read_text()
     for name in NAMES:
         assert f'"{name}"' in script
+
+
+@pytest.mark.parametrize("container", ["h5", "keras"])
+def test_keras2_file_exports_without_tensorflow(tmp_path, container):
+    """The whole export in a process where tensorflow, keras and tf_keras cannot be imported."""
+    from test_frontend_files import run_without_tensorflow
+
+    inputs, expected, _ = fixture("nested_twice")
+    done = run_without_tensorflow(FIXTURES / f"nested_twice.{container}", "-o", "n.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "LEAKED []" in done.stdout and "written by Keras 2.21.0, read without TensorFlow" in done.stdout
+    for mine, want in zip(runtime_py.load(tmp_path / "n.json").predict(inputs[0]), expected):
+        assert_parity(mine, want, f"nested_twice.{container} without TensorFlow")

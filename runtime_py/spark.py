@@ -24,6 +24,10 @@ MAX_CACHED_MODELS = 4  # per Python worker; a re-export has a new sha256, so old
 _MODELS = {}  # (sha256, backend) -> verified Model: one per model per Python worker
 
 
+class ScoringError(ValueError):
+    """A row, column or model that cannot be scored; the message names the model file and the column."""
+
+
 # ---- what travels to the executors -------------------------------------------------------
 
 
@@ -65,7 +69,7 @@ def worker_model(ship: ModelShipment):
     from runtime_py import model as model_module
 
     if model_module._np is None:
-        raise RuntimeError(f"kerasless: model {ship.label}: numpy is not importable on this executor; "
+        raise ScoringError(f"kerasless: model {ship.label}: numpy is not importable on this executor; "
                            f"Spark's Arrow path needs numpy and pyarrow on every executor")
     data = ship.data if ship.data is not None else _read_spark_file(ship)
     model = model_module.loads(data, backend=ship.backend, name=ship.label)
@@ -84,10 +88,10 @@ def _read_spark_file(ship: ModelShipment) -> bytes:
         with open(path, "rb") as stream:
             data = stream.read()
     except OSError as exc:
-        raise RuntimeError(f"kerasless: model {ship.label}: cannot read the copy Spark distributed "
+        raise ScoringError(f"kerasless: model {ship.label}: cannot read the copy Spark distributed "
                            f"({path}): {exc.strerror or exc}") from None
     if hashlib.sha256(data).hexdigest() != ship.sha256:
-        raise RuntimeError(
+        raise ScoringError(
             f"kerasless: model {ship.label}: the file Spark distributed as {ship.file_name!r} is not the one this job "
             f"was built with (sha256 differs). SparkContext.addFile keeps the first file of a name: give a "
             f"re-exported model a new file name, or use ship='closure'"
@@ -126,31 +130,31 @@ def _array_values(plan: ScoringPlan, array, column, name, shape):
     rows, size = len(array), _size(shape)
     wanted = f"input {name!r} needs {size} values per row (shape {list(shape)})"
     if array.null_count:
-        raise ValueError(f"{plan.where(column)}: a row is null; {wanted}. Drop or fill null rows first")
+        raise ScoringError(f"{plan.where(column)}: a row is null; {wanted}. Drop or fill null rows first")
     depth = _list_depth(array.type)
     if depth == 0:
         if size != 1 or not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
-            raise ValueError(f"{plan.where(column)}: column type {array.type} cannot feed the model; {wanted} "
+            raise ScoringError(f"{plan.where(column)}: column type {array.type} cannot feed the model; {wanted} "
                              f"as an array<float> column")
         values = array
     else:
         levels = [size] if depth == 1 else list(shape) if depth == len(shape) else None
         if levels is None:
-            raise ValueError(f"{plan.where(column)}: column type {array.type} has {depth} array levels; {wanted} "
+            raise ScoringError(f"{plan.where(column)}: column type {array.type} has {depth} array levels; {wanted} "
                              f"as a flat array or nested {len(shape)} deep")
         values = array
         for level, expected in enumerate(levels):
             if values.null_count:
-                raise ValueError(f"{plan.where(column)}: a nested array is null; {wanted}")
+                raise ScoringError(f"{plan.where(column)}: a nested array is null; {wanted}")
             lengths = pc.list_value_length(values).to_numpy(zero_copy_only=False)
             bad = np.flatnonzero(lengths != expected)
             if bad.size:
                 got = int(lengths[bad[0]])
                 what = "a row holds" if level == 0 else f"an array at depth {level + 1} holds"
-                raise ValueError(f"{plan.where(column)}: {what} {got} values, {wanted}")
+                raise ScoringError(f"{plan.where(column)}: {what} {got} values, {wanted}")
             values = values.flatten()
     if values.null_count:
-        raise ValueError(f"{plan.where(column)}: a row contains a null value; {wanted}")
+        raise ScoringError(f"{plan.where(column)}: a row contains a null value; {wanted}")
     flat = values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
     return flat.reshape((rows,) + tuple(shape))
 
@@ -166,10 +170,10 @@ def _scalar_values(plan: ScoringPlan, arrays):
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks()
         if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
-            raise ValueError(f"{plan.where(column)}: column type {array.type} is not numeric; input {name!r} "
+            raise ScoringError(f"{plan.where(column)}: column type {array.type} is not numeric; input {name!r} "
                              f"is assembled from {len(plan.columns)} numeric columns, one value each")
         if array.null_count:
-            raise ValueError(f"{plan.where(column)}: a row is null. Drop or fill null rows first")
+            raise ScoringError(f"{plan.where(column)}: a row is null. Drop or fill null rows first")
         columns.append(array.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
     return np.stack(columns, axis=1).reshape((len(columns[0]),) + tuple(shape))
 
@@ -204,7 +208,7 @@ def score_arrays(plan: ScoringPlan, arrays):
     try:
         results = model.predict(inputs if len(inputs) > 1 else inputs[0])
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{plan.where()}: {exc}") from None
+        raise ScoringError(f"{plan.where()}: {exc}") from None
     return _output_array(plan, [results] if len(plan.outputs) == 1 else results)
 
 
@@ -233,8 +237,20 @@ def score_resliced(plan: ScoringPlan, arrays):
 # ---- the functions Spark runs ---------------------------------------------------------------
 
 
+def _one_frame_errors(results):
+    """Re-raise a ScoringError from here, so a failed task shows our message under one frame."""
+    try:
+        yield from results
+    except ScoringError as exc:
+        raise ScoringError(str(exc)) from None
+
+
 def map_record_batches(plan: ScoringPlan, keep, output_col, batches):
     """mapInArrow body: pass the kept columns through, append the prediction column."""
+    return _one_frame_errors(_map_record_batches(plan, keep, output_col, batches))
+
+
+def _map_record_batches(plan: ScoringPlan, keep, output_col, batches):
     import pyarrow as pa
 
     for batch in batches:
@@ -249,12 +265,16 @@ def map_record_batches(plan: ScoringPlan, keep, output_col, batches):
 
 def score_arrow_batches(plan: ScoringPlan, batches):
     """Iterator arrow_udf body (Spark 4.1+): one prediction array per incoming batch."""
-    for batch in batches:
-        yield score_resliced(plan, list(batch) if isinstance(batch, tuple) else [batch])
+    return _one_frame_errors(score_resliced(plan, list(batch) if isinstance(batch, tuple) else [batch])
+                             for batch in batches)
 
 
 def score_pandas_batches(plan: ScoringPlan, batches):
     """Iterator pandas_udf body (older Spark): the same through pandas."""
+    return _one_frame_errors(_score_pandas_batches(plan, batches))
+
+
+def _score_pandas_batches(plan: ScoringPlan, batches):
     import pandas as pd
     import pyarrow as pa
 
@@ -411,7 +431,7 @@ def _check_column_types(df, plan: ScoringPlan):
             need = f"an array column with {_size(shape)} values per row for input {name!r} (shape {list(shape)})"
         if not ok:
             hint = "; convert ML vectors with pyspark.ml.functions.vector_to_array" if kind.typeName() == "vector" else ""
-            raise ValueError(f"{plan.where(column)}: column type {kind.simpleString()} cannot feed the model, "
+            raise ScoringError(f"{plan.where(column)}: column type {kind.simpleString()} cannot feed the model, "
                              f"it needs {need}{hint}")
 
 

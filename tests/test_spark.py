@@ -10,6 +10,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -193,8 +194,9 @@ def test_shape_mismatch_fails_the_job_with_our_message(spark, models, data):
         with pytest.raises(Exception) as failure:
             scored.collect()
         message = str(failure.value)
-        assert f"kerasless: model {name}, column 'short': a row holds 10 values, input" in message
+        assert f"ScoringError: kerasless: model {name}, column 'short': a row holds 10 values, input" in message
         assert "needs 64 values per row (shape [8, 8])" in message
+        assert message.count('File "') == 1, f"one traceback frame, ours:\n{message}"
 
 
 def test_driver_refuses_what_can_never_work(spark, models, data):
@@ -214,7 +216,16 @@ def test_driver_refuses_what_can_never_work(spark, models, data):
         predict_map(df, models["digits"].parent / "missing.npz", input_col="pixels")
 
 
-# ---- the per-worker model cache (no Spark needed) ---------------------------------------------
+# ---- no Spark needed ----------------------------------------------------------------------------
+
+
+def test_spark_support_is_imported_only_on_request():
+    """runtime_py never imports runtime_py.spark, which imports pyspark only when called."""
+    code = ("import sys, runtime_py; assert 'runtime_py.spark' not in sys.modules; "
+            "import runtime_py.spark; assert not [m for m in sys.modules if m.split('.')[0] in "
+            "('pyspark', 'pyarrow', 'pandas')]")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
 
 
 def test_worker_keeps_one_verified_model_per_sha256(models, tmp_path):

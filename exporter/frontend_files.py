@@ -63,7 +63,7 @@ class FileModel(LoadedModel):
         """Build the IR and apply the corrections that make it compute what the writer's Keras computed."""
         graph = build_graph(self.config, self.weights_for, name)
         if self.writer_keras2:
-            self.notes.extend(keras2.correct_graph(graph, self.corrections))
+            self.notes = keras2.correct_graph(graph, self.corrections)
         return graph
 
 
@@ -133,7 +133,7 @@ def _zip_version(path: Path) -> str:
             metadata = json.loads(archive.read(info))
     except ExportError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, RecursionError) as exc:
         raise ExportError(f"{path}: cannot read metadata.json: {exc}") from None
     return _text(metadata.get("keras_version")) if isinstance(metadata, dict) else ""
 
@@ -219,6 +219,26 @@ def _flat_slots(model_cfg: dict, prefix: tuple, trainable: bool) -> list:
 # ---- reading datasets, with caps -----------------------------------------------------------------
 
 
+def _hard(group, name: str, path: Path):
+    """group[name] reached through hard links only, or None if absent.
+
+    An external or soft link (or a virtual dataset, below) would make HDF5 open another file
+    the model file names; kerasless reads nothing but the file it was given.
+    """
+    import h5py
+
+    item = group
+    for part in [p for p in name.split("/") if p]:
+        if not isinstance(item, h5py.Group) or part not in item:
+            return None
+        link = item.get(part, getlink=True)
+        if not isinstance(link, h5py.HardLink):
+            raise ExportError(f"{path}: {item.name.rstrip('/')}/{part} is a {type(link).__name__}, "
+                              f"not stored in the file itself; refusing to follow it")
+        item = item[part]
+    return item
+
+
 class _Budget:
     """Counts the bytes of weights read so far and refuses a dataset that would exceed the cap."""
 
@@ -230,6 +250,8 @@ class _Budget:
 
         if not isinstance(dataset, h5py.Dataset):
             raise ExportError(f"{self.path}: {where} is not a dataset")
+        if dataset.is_virtual or dataset.external:
+            raise ExportError(f"{self.path}: {where} keeps its data in other files; refusing to read them")
         dtype = dataset.dtype
         if dtype.kind not in "fiu" or dtype.itemsize > 8:
             raise ExportError(f"{self.path}: {where} holds {dtype} values, not numbers")
@@ -294,7 +316,7 @@ def _read_zip_weights(path: Path, config: dict) -> dict:
                 scratch.seek(0)
                 with h5py.File(scratch, "r") as handle:
                     table = {}
-                    _walk_zip_model(path, config, handle.get("layers"), (), table, _Budget(path), "layers")
+                    _walk_zip_model(path, config, _hard(handle, "layers", path), (), table, _Budget(path), "layers")
                     return table
     except ExportError:
         raise
@@ -309,10 +331,13 @@ def _walk_zip_model(path, model_cfg, group, prefix, table, budget, where):
 
     children = {}
     if isinstance(group, h5py.Group):
-        children = {key: group[key] for key in group if isinstance(group[key], h5py.Group)}
+        for key in group:
+            child = _hard(group, key, path)
+            if isinstance(child, h5py.Group):
+                children[key] = child
     by_name = {}
     for key, child in children.items():
-        own = child.get("vars")
+        own = _hard(child, "vars", path)
         name = own.attrs.get("name") if isinstance(own, h5py.Group) else None
         if name is not None:
             by_name[_text(name)] = key
@@ -331,13 +356,13 @@ def _walk_zip_model(path, model_cfg, group, prefix, table, budget, where):
         label = "/".join(layer_path)
         child = children.get(key)
         if class_name in MODEL_CLASSES:
-            inner = child.get("layers") if child is not None else None
+            inner = _hard(child, "layers", path) if child is not None else None
             if inner is None and _flat_slots(layer_cfg, layer_path, True):
                 raise ExportError(f"{path}: the weights of model {label!r} are missing ({where}/{key}/layers)")
             _walk_zip_model(path, layer_cfg, inner, layer_path, table, budget, f"{where}/{key}/layers")
             continue
         slots = weight_slots(layer_cfg)
-        own = child.get("vars") if child is not None else None
+        own = _hard(child, "vars", path) if child is not None else None
         if own is None:
             if slots:
                 raise ExportError(f"{path}: the weights of layer {label!r} are missing ({where}/{key}/vars)")
@@ -347,7 +372,7 @@ def _walk_zip_model(path, model_cfg, group, prefix, table, budget, where):
         keys = list(own.keys())
         if sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))]:
             raise ExportError(f"{path}: {where}/{key}/vars holds {keys[:5]}, not the datasets 0, 1, ...")
-        arrays = [budget.read(own[str(i)], f"{where}/{key}/vars/{i}") for i in range(len(keys))]
+        arrays = [budget.read(_hard(own, str(i), path), f"{where}/{key}/vars/{i}") for i in range(len(keys))]
         _check_count(path, label, arrays, slots)
         if arrays:
             table[layer_path] = arrays
@@ -382,7 +407,7 @@ def _read_h5_weights(path: Path, config: dict) -> dict:
 
     try:
         with h5py.File(path, "r") as handle:
-            root = handle.get("model_weights")
+            root = _hard(handle, "model_weights", path)
             if not isinstance(root, h5py.Group):
                 raise ExportError(f"{path}: has no model_weights group (the weights are missing)")
             return _walk_h5_model(path, config, root, _Budget(path))
@@ -404,7 +429,7 @@ def _walk_h5_model(path: Path, model_cfg: dict, root, budget: _Budget) -> dict:
             slots = _flat_slots(layer_cfg, (name,), top_trainable)
         else:
             slots = [((name,), k, top_trainable and t) for k, t in enumerate(weight_slots(layer_cfg))]
-        group = root.get(name)
+        group = _hard(root, name, path)
         if not slots and group is None:
             continue
         if not isinstance(group, h5py.Group):
@@ -415,7 +440,7 @@ def _walk_h5_model(path: Path, model_cfg: dict, root, budget: _Budget) -> dict:
                               f"its config needs {len(slots)}")
         arrays = []
         for weight_name in names:
-            dataset = group.get(weight_name)
+            dataset = _hard(group, weight_name, path)
             if dataset is None:
                 raise ExportError(f"{path}: weight {weight_name!r} of layer {name!r} is missing "
                                   f"(model_weights/{name}/{weight_name})")

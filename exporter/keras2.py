@@ -32,8 +32,7 @@ MODEL_MODULES = ("tf_keras.src.engine.functional", "tf_keras.src.engine.sequenti
                  "tf_keras.src.engine.training", "keras.engine.functional", "keras.engine.sequential")
 # What Keras 3 reads differently from Keras 2 (for the Keras front-end's warning).
 DIVERGENT_LAYERS = {"ThresholdedReLU": "is unknown to Keras 3",
-                    "UnitNormalization": "clamps tiny norms differently in Keras 3",
-                    "LayerNormalization": "is computed by another formula in Keras 3"}
+                    "UnitNormalization": "clamps tiny norms differently in Keras 3"}
 DIVERGENT_ACTIVATIONS = {"hard_sigmoid": "is relu6(x + 3) / 6 in Keras 3, clip(0.2x + 0.5, 0, 1) in Keras 2"}
 L2_EPSILON = 1e-12  # tf.math.l2_normalize's default epsilon, on the squared sum
 
@@ -314,11 +313,11 @@ def correct_graph(graph, corrections: list) -> list:
         if any(c.kind == "thresholded_relu" and c.layer == info.name for c in corrections):
             info.class_name = "ThresholdedReLU"
     if hard_sigmoid_layers:
-        notes.append(f"Keras 2 file: hard_sigmoid computed as Keras 2 did, clip(0.2x + 0.5, 0, 1), in "
+        notes.append(f"note: Keras 2 file: hard_sigmoid computed as Keras 2 did, clip(0.2x + 0.5, 0, 1), in "
                      f"{', '.join(sorted(hard_sigmoid_layers))}")
     kinds = {c.kind for c in corrections}
     if "thresholded_relu" in kinds:
-        notes.append("Keras 2 file: ThresholdedReLU exported as x if x > theta else 0")
+        notes.append("note: Keras 2 file: ThresholdedReLU exported as x if x > theta else 0")
     if kinds & {"l2_normalize", "dot_l2_normalize"}:
-        notes.append("Keras 2 file: L2 normalization clamps the squared sum at 1e-12, as Keras 2 did")
+        notes.append("note: Keras 2 file: L2 normalization clamps the squared sum at 1e-12, as Keras 2 did")
     return notes

@@ -439,6 +439,34 @@ def test_truncated_dataset_is_refused_clearly(small, tmp_path):
         export(path, [tmp_path / "out.json"], frontend="files")
 
 
+def _external_link(handle, other):
+    group, key = _weight(handle, "hidden", 0)
+    del group[key]
+    group[key] = h5py.ExternalLink(str(other), "/secret")
+
+
+def _virtual_dataset(handle, other):
+    group, key = _weight(handle, "hidden", 0)
+    shape = group[key].shape
+    del group[key]
+    layout = h5py.VirtualLayout(shape=shape, dtype="float32")
+    layout[:] = h5py.VirtualSource(str(other), "secret", shape=shape)
+    group.create_virtual_dataset(key, layout)
+
+
+@pytest.mark.parametrize("edit", [_external_link, _virtual_dataset])
+def test_weights_in_other_files_are_not_followed(small, tmp_path, edit):
+    """A model file that points HDF5 at another file (external link, virtual dataset) is refused."""
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as handle:
+        handle["secret"] = np.ones((3, 4), np.float32)
+    path = _copy(small / "small.h5", tmp_path / "linked.h5")
+    with h5py.File(path, "r+") as handle:
+        edit(handle, other)
+    with pytest.raises(ExportError, match="linked.h5.*(ExternalLink|other files)"):
+        export(path, [tmp_path / "out.json"], frontend="files")
+
+
 def test_huge_zip_member_is_refused_before_reading(small, tmp_path, monkeypatch):
     monkeypatch.setattr(frontend_files, "MAX_WEIGHTS_BYTES", 64)
     with pytest.raises(ExportError, match="refusing more than 64"):

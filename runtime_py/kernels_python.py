@@ -16,6 +16,8 @@ from operator import mul
 
 def dense_forward(inp, kernel_columns, bias, n_in, n_out):
     """inp: (rows*n_in) -> out: (rows*n_out); kernel_columns[j] is column j of the (n_in, n_out) kernel."""
+    if len(inp) == n_in:  # one row, the common case
+        return [b + sum(map(mul, column, inp)) for column, b in zip(kernel_columns, bias)]
     out = []
     for start in range(0, len(inp), n_in):
         row = inp[start:start + n_in] if n_in != len(inp) else inp
@@ -109,6 +111,11 @@ def concatenate_forward(*inputs_and_chunks):
     count = len(inputs_and_chunks) // 2
     inputs, chunks = inputs_and_chunks[:count], inputs_and_chunks[count:]
     outer = len(inputs[0]) // chunks[0]
+    if outer == 1:  # joining whole tensors (the last axis of vectors)
+        out = []
+        for values in inputs:
+            out += values
+        return out
     out = []
     for o in range(outer):
         for values, chunk in zip(inputs, chunks):

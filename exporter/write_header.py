@@ -241,12 +241,6 @@ class Buffers:
     lower_bound: int  # the most floats live at once: no placement can use fewer
 
 
-def _owner(root: dict, tensor: str) -> str:
-    while tensor in root and root[tensor] != tensor:
-        tensor = root[tensor]
-    return tensor
-
-
 def plan_buffers(graph: Graph) -> Buffers:
     """Place every intermediate tensor: outputs in the caller's buffers, the rest in one scratch array.
 
@@ -256,7 +250,7 @@ def plan_buffers(graph: Graph) -> Buffers:
     sizes = {name: size_of(shape) for name, shape in graph.tensor_shapes().items()}
     root = {t.name: t.name for t in graph.inputs}
     for node in graph.nodes:
-        root[node.name] = _owner(root, node.inputs[0]) if node.op == "reshape" else node.name
+        root[node.name] = root[node.inputs[0]] if node.op == "reshape" else node.name
     model_inputs = {t.name for t in graph.inputs}
 
     needed = {t.name for t in graph.outputs}
@@ -285,7 +279,9 @@ def plan_buffers(graph: Graph) -> Buffers:
         return owner not in model_inputs and owner not in output_home
 
     # Decide what each step does with the scratch array; placement comes after.
-    events, in_place = [], {}  # events: (node, size or None to take the overwritten input's region, dying owners)
+    # events: (node, floats in scratch (0: it lives elsewhere), the owner it overwrites in place or None,
+    #          owners whose floats are free after this node)
+    events, in_place = [], {}
     live, lower_bound = set(), 0
     for i, node in steps:
         if node.op == "reshape":
@@ -503,6 +499,7 @@ def plan_forward(graph: Graph) -> Plan:
         elif op == "prelu":
             step.calls.append(f"kl_prelu_forward({var}, {srcs[0]}, {weight('alpha')}, {size});")
         elif op == "layer_norm":
+            step.comment += " (rms_scaling)" if node.attrs["rms_scaling"] else ""
             step.calls.append(f"kl_layer_norm_forward({var}, {srcs[0]}, {weight('gamma')}, {weight('beta')}, {rows}, "
                               f"{n}, {float_literal(node.attrs['epsilon'])}, {int(node.attrs['rms_scaling'])});")
         elif op == "rms_norm":
@@ -514,13 +511,14 @@ def plan_forward(graph: Graph) -> Plan:
             step.calls.append(f"kl_unit_norm_forward({var}, {srcs[0]}, {rows}, {n}, "
                               f"{float_literal(node.attrs['epsilon'])}, {int(clamp == 'inverse')});")
         elif op == "standardize":
+            step.comment += " (inverted)" if node.attrs["invert"] else ""
             step.calls.append(f"kl_standardize_forward({var}, {srcs[0]}, {weight('mean')}, {weight('std')}, {size}, "
                               f"{int(node.attrs['invert'])});")
         elif op == "transpose":
             perm = node.attrs["perm"]
             table = arrays.add(node, node_id, "index", transpose_index(in_shapes[0], perm), "int",
                                f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): source index of each value "
-                               f"of {shape_text(in_shapes[0])} permuted by {shape_text(perm)}", n)
+                               f"of {shape_text(in_shapes[0])} permuted by {shape_text(perm)}", size)
             step.calls.append(f"kl_transpose_forward({var}, {srcs[0]}, {table}, {size});")
         elif op == "repeat":
             step.calls.append(f"kl_repeat_forward({var}, {srcs[0]}, {size_of(in_shapes[0])}, {node.attrs['n']});")
@@ -538,6 +536,7 @@ def plan_forward(graph: Graph) -> Plan:
         elif op == "subtract":
             step.calls.append(f"kl_subtract_forward({var}, {srcs[0]}, {srcs[1]}, {size});")
         elif op == "dot":
+            step.comment += " (normalized)" if node.attrs["normalize"] else ""
             step.calls.append(f"kl_dot_forward({var}, {srcs[0]}, {srcs[1]}, {size_of(in_shapes[0])}, "
                               f"{int(node.attrs['normalize'])});")
         else:  # header_unsupported lets through only the ops above
@@ -572,7 +571,7 @@ def _activation_args(node, record) -> str:
 
 def scratch_floats(graph: Graph) -> int:
     """Floats of stack scratch one NAME_predict_multi call uses (NAME_SCRATCH_FLOATS)."""
-    return plan_forward(graph).scratch_floats
+    return plan_buffers(graph).floats  # the buffer plan alone: no weight literals to format
 
 
 # ---- test vectors ---------------------------------------------------------------------------------

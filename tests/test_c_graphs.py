@@ -119,6 +119,18 @@ def test_xor_solved_in_c(c_graphs, xor_model):
     assert program.selftest(exe, "xor")[0] == 0
 
 
+def test_graphs_under_other_builds(c_graphs):
+    """Every graph's self test (Keras's own outputs, embedded) under ASan/UBSan and as C++ (g++)."""
+    from cbuild import SANITIZE
+
+    program, _, _ = c_graphs
+    for name, flags, cc in (("sanitized", SANITIZE, "gcc"), ("cxx", (), "g++")):
+        exe = program.build(name, cc=cc, flags=flags, opt="-O0")
+        for key in program.index:
+            failures, err = program.selftest(exe, key)
+            assert failures == 0, f"{key} [{name}]: selftest misses {failures} values (largest error {err})"
+
+
 def test_shared_layer_stores_its_weights_once(c_graphs):
     """The shared-layer case stores its Dense once, though the IR holds it twice."""
     program, _, _ = c_graphs
@@ -196,23 +208,22 @@ def check_live_tensors_never_share_floats(graph, buffers):
     assert all(buffers.offset[o] + sizes[o] <= buffers.floats for o in owners)
 
 
-def test_plan_keeps_live_tensors_apart(keras):
-    """Every graph case, the buffer traps and the random graphs, checked float by float."""
+def test_plan_keeps_live_tensors_apart(keras, c_graphs):
+    """Every model of the C program (graph cases, buffer traps, XOR, random graphs), checked float by float."""
+    import json
+
     from exporter.frontend_keras import _collect_weights
     from exporter.graph import build_graph
     from exporter.write_header import plan_buffers
-    import json
 
-    models = [build_graph_case(keras, name) for name in sorted(GRAPHS)] + [buffer_traps(keras)]
-    models += [random_graph(keras, seed) for seed in RANDOM_SEEDS]
-    for model in models:
+    for key, model in c_graphs[2].items():
         weights = {}
         _collect_weights(model, (), weights)
         config = json.loads(json.dumps(keras.saving.serialize_keras_object(model)))
         graph = build_graph(config, lambda path, w=weights: w.get(path, []), "m")
         buffers = plan_buffers(graph)
         check_live_tensors_never_share_floats(graph, buffers)
-        assert buffers.lower_bound <= buffers.floats <= sum(int(np.prod(n.shape)) for n in graph.nodes)
+        assert buffers.lower_bound <= buffers.floats <= sum(int(np.prod(n.shape)) for n in graph.nodes), key
 
 
 def test_in_place_only_over_a_dead_scratch_tensor():

@@ -148,7 +148,9 @@ def test_predict_udf_multi_input_multi_output(spark, models, data, spark_path):
     df = spark.read.parquet(str(directory))
     model = runtime_py.load(models["multi_io"])
     expected = model.predict([arrays["a"], arrays["b"]])
-    scored = df.withColumn("out", predict_udf(models["multi_io"])("a", "b"))
+    from pyspark.sql import functions as F
+
+    scored = df.withColumn("out", predict_udf(models["multi_io"])(F.col("a"), "b"))  # Columns or names
     assert scored.schema["out"].dataType.simpleString() == "struct<second:array<float>,first:array<float>>"
     rows = _sorted_column(scored, "out")
     for k, info in enumerate(model.outputs):

@@ -7,7 +7,7 @@
 """
 
 from runtime_py.errors import ModelFormatError, VerificationError
-from runtime_py.model import BACKENDS, Model, TensorInfo, load
+from runtime_py.model import BACKENDS, Model, TensorInfo, load, loads
 
-__all__ = ["load", "Model", "TensorInfo", "ModelFormatError", "VerificationError", "BACKENDS"]
+__all__ = ["load", "loads", "Model", "TensorInfo", "ModelFormatError", "VerificationError", "BACKENDS"]
 __version__ = "0.1.0"

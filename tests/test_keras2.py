@@ -226,3 +226,21 @@ def test_keras2_file_exports_without_tensorflow(tmp_path, container):
     assert "LEAKED []" in done.stdout and "written by Keras 2.21.0, read without TensorFlow" in done.stdout
     for mine, want in zip(runtime_py.load(tmp_path / "n.json").predict(inputs[0]), expected):
         assert_parity(mine, want, f"nested_twice.{container} without TensorFlow")
+
+
+@pytest.mark.parametrize("form", ["no_input_layer", "bare_list"])
+def test_older_keras2_sequential_configs(exported, tmp_path, form):
+    """Older Keras 2 wrote a Sequential without an InputLayer (shape on the first layer), or as a bare list."""
+    inputs, expected, _ = fixture("leaky_relu")
+    target = tmp_path / f"{form}.h5"
+    target.write_bytes((FIXTURES / "leaky_relu.h5").read_bytes())
+    with h5py.File(target, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        layers = config["config"]["layers"]
+        assert layers[0]["class_name"] == "InputLayer" and "batch_input_shape" in layers[1]["config"]
+        del layers[0]
+        if form == "bare_list":
+            config["config"] = layers
+        handle.attrs["model_config"] = json.dumps(config)
+    export(target, [tmp_path / "m.json"], frontend="files")
+    assert_parity(runtime_py.load(tmp_path / "m.json").predict(inputs[0]), expected[0], form)

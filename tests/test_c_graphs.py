@@ -271,3 +271,26 @@ def test_an_op_without_a_c_kernel_still_keeps_the_header_from_being_written(monk
     assert "layer 'norm' (LayerNormalization): op 'layer_norm' has no C kernel yet" in write_header.header_unsupported(graph)
     with pytest.raises(ExportError, match="cannot write a C header: layer 'norm'"):
         write_header.plan_forward(graph)
+
+
+def test_without_a_kernel_the_default_export_skips_the_header_and_an_explicit_one_fails(keras, tmp_path, capsys,
+                                                                                          monkeypatch):
+    """The CLI's behaviour for an op without a C kernel, now that every op has one: take layer_norm out."""
+    from exporter import write_header
+    from exporter.cli import main
+
+    monkeypatch.setattr(write_header, "C_OPS", tuple(op for op in write_header.C_OPS if op != "layer_norm"))
+    L = keras.layers
+    model = keras.Sequential([keras.Input((6,)), L.Dense(4), L.LayerNormalization(), L.Dense(2)])
+    path = tmp_path / "normed.keras"
+    model.save(path)
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "normed.json").exists() and not (tmp_path / "normed.h").exists()
+    assert "no C header written: layer" in out and "LayerNormalization" in out
+    assert main([str(path), "-o", str(tmp_path / "explicit.h")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write a C header: layer") and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "explicit.h").exists()
+    monkeypatch.undo()
+    assert main([str(path)]) == 0 and (tmp_path / "normed.h").exists()  # with its kernel, the header is written

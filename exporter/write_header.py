@@ -358,7 +358,8 @@ def _place(events, inputs_of, limit, strategy):
 # ---- the steps of NAME_predict_multi ----------------------------------------------------------
 
 
-def _sizes_list(values) -> str:
+def _c_list(values) -> str:
+    """The inside of a C initializer: a, b, c."""
     return ", ".join(str(v) for v in values)
 
 
@@ -387,7 +388,6 @@ class _Arrays:
 
     def __init__(self, prefix: str):
         self.prefix = prefix
-        self.names = _Namer()
         self.arrays = []
         self.by_content = {}  # (ctype, shape, bytes) -> Array
 
@@ -525,13 +525,13 @@ def plan_forward(graph: Graph) -> Plan:
         elif op == "concatenate":
             axis = node.attrs["axis"]
             parts, chunks = locals_(f"in_{node.name}"), locals_(f"chunks_{node.name}")
-            step.calls += [f"const float *const {parts}[{len(srcs)}] = {{{_sizes_list(srcs)}}};",
-                           f"const int {chunks}[{len(srcs)}] = {{{_sizes_list(size_of(s[axis:]) for s in in_shapes)}}};",
+            step.calls += [f"const float *const {parts}[{len(srcs)}] = {{{_c_list(srcs)}}};",
+                           f"const int {chunks}[{len(srcs)}] = {{{_c_list(size_of(s[axis:]) for s in in_shapes)}}};",
                            f"kl_concatenate_forward({var}, {parts}, {chunks}, {len(srcs)}, "
                            f"{size_of(in_shapes[0][:axis])});"]
         elif op in ("add", "multiply", "average", "maximum", "minimum"):
             parts = locals_(f"in_{node.name}")
-            step.calls += [f"const float *const {parts}[{len(srcs)}] = {{{_sizes_list(srcs)}}};",
+            step.calls += [f"const float *const {parts}[{len(srcs)}] = {{{_c_list(srcs)}}};",
                            f"kl_{op}_forward({var}, {parts}, {len(srcs)}, {size});"]
         elif op == "subtract":
             step.calls.append(f"kl_subtract_forward({var}, {srcs[0]}, {srcs[1]}, {size});")
@@ -620,6 +620,7 @@ def to_header(graph: Graph, vectors: list, producer: dict) -> bytes:
         "layer_width": max((len(c_comment(n.layer)) for n in graph.nodes), default=0),
         "class_width": max((len(c_comment(n.layer_class)) for n in graph.nodes), default=0),
         "single": len(graph.inputs) == 1 and len(graph.outputs) == 1,
+        "batch": plan_batch(graph, plan),
         "parameters": graph.parameter_count(),
         "weight_bytes": sum(4 * size_of(a.size_expr.split(" * ")) for a in plan.arrays if a.ctype == "float"),
         "kernels": [{"name": k, "source": kernel_source(k).rstrip("\n")} for k in plan.kernels],
@@ -632,3 +633,50 @@ def to_header(graph: Graph, vectors: list, producer: dict) -> bytes:
         "test_outputs": literal_rows(outputs, output_total) if outputs.size else [],
     }
     return _template().render(**context).encode("ascii")
+
+
+# ---- NAME_predict_batch ---------------------------------------------------------------------------
+
+BATCH_ROWS = 8  # samples NAME_predict_batch pushes through each layer together: each weight is read once per 8
+
+
+def plan_batch(graph: Graph, plan: Plan) -> dict | None:
+    """Lay out NAME_predict_batch for a one-input, one-output chain of dense and activation nodes.
+
+    The calls are NAME_predict_multi's own, with rows multiplied by the samples in the chunk: every
+    kernel involved works row by row, so the results are those of NAME_predict, bit for bit.
+    Returns None for any other graph; the template then loops NAME_predict.
+    """
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        return None
+    previous = graph.inputs[0].name
+    for node in graph.nodes:
+        if list(node.inputs) != [previous] or node.op not in ("dense", "activation", "reshape"):
+            return None
+        previous = node.name
+    if previous != graph.outputs[0].name:
+        return None
+    rows_arg = {"dense": 4}  # argument index of rows; activations: 2
+    calls = [call for step in plan.steps for call in step.calls]
+    if not calls or any(not call.startswith("kl_") or call.startswith("kl_reshape_forward") for call in calls):
+        return None
+    width = max([size_of(node.shape) for node in graph.nodes] or [1])
+    lines, current, buffer, producing = [], "input", 0, None
+    last_step = max(k for k, step in enumerate(plan.steps) if step.calls)
+    for k, step in enumerate(plan.steps):
+        for position, call in enumerate(step.calls):
+            name, args = call[:-2].split("(", 1)
+            args = args.split(", ")
+            kernel = name[len("kl_"):-len("_forward")]
+            if position == 0:  # the node's first call reads the previous tensor and writes the next one
+                producing = "output" if k == last_step else f"buffers[{buffer}]"
+                buffer = 1 - buffer if k != last_step else buffer
+                args[0], args[1] = producing, current
+            else:  # a fused activation, in place
+                args[0] = args[1] = producing
+            index = rows_arg.get(kernel, 2)
+            args[index] = f"b * {args[index]}"
+            lines.append(f"{name}({', '.join(args)});")
+        if step.calls:
+            current = producing
+    return {"rows": BATCH_ROWS, "width": width, "lines": lines, "buffers": last_step > 0}

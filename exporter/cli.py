@@ -53,8 +53,8 @@ def print_summary(result, model) -> None:
         if written.max_error is None:
             check = ""
         elif result.reference == "kerasless":
-            check = (f"; self-check {written.max_error:.3g} on {result.vector_rows} test rows "
-                     f"(test vectors from kerasless's numpy runtime, not from Keras)")
+            check = (f"; self-check {written.max_error:.3g} on {result.vector_rows} test rows: "
+                     f"vectors from kerasless's numpy runtime, not from Keras")
         else:
             check = f"; max |error| vs Keras {written.max_error:.3g} on {result.vector_rows} test rows"
         if written.path.suffix.lower() == ".h":

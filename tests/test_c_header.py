@@ -484,23 +484,6 @@ def test_header_documents_the_model(zoo, keras):
     assert "kl_relu_forward" not in text  # only the kernels the model uses
 
 
-def test_ops_without_c_kernels_skip_the_default_header_and_refuse_an_explicit_one(keras, tmp_path, capsys):
-    from exporter.cli import main
-
-    L = keras.layers
-    model = keras.Sequential([keras.Input((6,)), L.Dense(4), L.LayerNormalization(), L.Dense(2)])
-    path = tmp_path / "normed.keras"
-    model.save(path)
-    assert main([str(path)]) == 0
-    out = capsys.readouterr().out
-    assert (tmp_path / "normed.json").exists() and not (tmp_path / "normed.h").exists()
-    assert "no C header written: layer" in out and "LayerNormalization" in out
-    assert main([str(path), "-o", str(tmp_path / "explicit.h")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: cannot write a C header: layer") and len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "explicit.h").exists()
-
-
 def test_examples_classify_the_held_back_digits(keras, tmp_path):
     """examples/c: main.c and main.cpp build warning-free; C's probabilities match Keras's on the holdout."""
     from conftest import ROOT

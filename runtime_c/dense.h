@@ -15,8 +15,8 @@
  *    loaded once for four samples (NAME_predict_batch; a single row reads the kernel
  *    once anyway and is bound by memory bandwidth);
  *  - without FMA instructions fmaf is a libm call per value. On x86-64 with GCC and
- *    glibc, KL_DENSE_CLONES compiles an x86-64-v3 (AVX2 + FMA) copy next to
- *    the baseline one and picks it at load time (target_clones); fmaf is exactly
+ *    glibc, KL_DENSE_CLONES compiles x86-64-v4 (AVX-512) and x86-64-v3 (AVX2 + FMA)
+ *    copies next to the baseline one and picks one at load time (target_clones); fmaf is exactly
  *    rounded either way, so both copies give the same bits. Define
  *    KERASLESS_NO_TARGET_CLONES to build the portable function alone.
  *
@@ -45,7 +45,7 @@
  * included in two files of one program fails to link; Clang builds take the portable path. */
 #if !defined(KERASLESS_NO_TARGET_CLONES) && defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) && \
     !defined(__FMA__) && !defined(__clang__) && !defined(__INTEL_COMPILER) && defined(__GNUC__) && __GNUC__ >= 8
-#define KL_DENSE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define KL_DENSE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define KL_DENSE_CLONES
 #endif

@@ -60,14 +60,18 @@ def load(path, backend=None) -> "Model":
     None uses numpy when it is importable, and the pure-Python path for calls too small for numpy
     to pay off (AUTO_PYTHON_MAX_WORK); without numpy everything runs in pure Python.
     """
-    auto = backend is None
+    return Model(read_model_file(path), _choose_backend(backend), os.fspath(path), auto=backend is None)
+
+
+def _choose_backend(backend) -> str:
+    """Validate a backend name; None means numpy when it imports, else pure Python."""
     if backend is None:
-        backend = "numpy" if _np is not None else "python"
+        return "numpy" if _np is not None else "python"
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "numpy" and _np is None:
         raise ImportError("backend='numpy' needs numpy, which is not importable here")
-    return Model(read_model_file(path), backend, os.fspath(path), auto=auto)
+    return backend
 
 
 def _weight_count(spec) -> int:
@@ -76,13 +80,7 @@ def _weight_count(spec) -> int:
 
 def loads(data: bytes, backend=None, name: str = "<bytes>") -> "Model":
     """Load a model file's content (the bytes of a .json or .npz file); name labels the errors."""
-    if backend is None:
-        backend = "numpy" if _np is not None else "python"
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "numpy" and _np is None:
-        raise ImportError("backend='numpy' needs numpy, which is not importable here")
-    return Model(read_model_bytes(data, name), backend, name)
+    return Model(read_model_bytes(data, name), _choose_backend(backend), name)
 
 
 def _float32_list(raw) -> list:

@@ -60,3 +60,31 @@ def float32_bytes(*arrays) -> bytes:
 
 def read_float32(data: bytes, shape) -> np.ndarray:
     return np.frombuffer(data, dtype="<f4").reshape(shape)
+
+
+# A C helper every test driver needs: read `count` float32 values from stdin or exit(2).
+READ_FLOATS_C = r"""
+static float *read_floats(size_t count)
+{
+    float *values = (float *)malloc((count ? count : 1) * sizeof(float));
+    if (values == NULL || fread(values, sizeof(float), count, stdin) != count) {
+        fprintf(stderr, "short input\n");
+        exit(2);
+    }
+    return values;
+}
+"""
+
+
+def run_rows(exe: Path, args, inputs, output_shapes) -> list:
+    """Feed input batches (one array per model input) to a driver as float32 rows; split its output rows."""
+    rows = inputs[0].shape[0]
+    flat = np.concatenate([np.asarray(x, dtype=np.float32).reshape(rows, -1) for x in inputs], axis=1)
+    done = run(exe, *args, stdin=float32_bytes(flat))
+    sizes = [int(np.prod(s)) for s in output_shapes]
+    table = read_float32(done.stdout, (rows, sum(sizes)))
+    results, start = [], 0
+    for size, shape in zip(sizes, output_shapes):
+        results.append(table[:, start:start + size].reshape((rows, *shape)))
+        start += size
+    return results

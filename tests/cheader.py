@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
-from cbuild import build, float32_bytes, read_float32, run
+from cbuild import build, run, run_rows
 
 
 @dataclass
@@ -127,16 +126,7 @@ class MultiModelProgram:
 
     def predict(self, exe: Path, key, inputs, output_shapes) -> list:
         """Run the model on input batches (one array per model input); return one array per output."""
-        rows = inputs[0].shape[0]
-        flat = np.concatenate([np.asarray(x, dtype=np.float32).reshape(rows, -1) for x in inputs], axis=1)
-        done = run(exe, self.index[key], stdin=float32_bytes(flat))
-        sizes = [int(np.prod(s)) for s in output_shapes]
-        table = read_float32(done.stdout, (rows, sum(sizes)))
-        results, start = [], 0
-        for size, shape in zip(sizes, output_shapes):
-            results.append(table[:, start:start + size].reshape((rows, *shape)))
-            start += size
-        return results
+        return run_rows(exe, [self.index[key]], inputs, output_shapes)
 
     def selftest(self, exe: Path, key) -> tuple:
         """(failures, largest |error|) of the model's embedded test vectors."""

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from cbuild import SANITIZE, build, float32_bytes, read_float32, run
+from cbuild import SANITIZE, build, run, run_rows
 from parity import assert_parity
 
 STRICT_BUILDS = {  # name -> (compiler, optimisation)
@@ -103,16 +103,7 @@ def builds(zoo, tmp_path_factory):
 
 def predict_c(exe, inputs, output_shapes):
     """Run a driver on input batches (one array per model input); return one array per output."""
-    rows = inputs[0].shape[0]
-    flat = np.concatenate([np.asarray(x, dtype=np.float32).reshape(rows, -1) for x in inputs], axis=1)
-    done = run(exe, stdin=float32_bytes(flat))
-    sizes = [int(np.prod(s)) for s in output_shapes]
-    table = read_float32(done.stdout, (rows, sum(sizes)))
-    results, start = [], 0
-    for size, shape in zip(sizes, output_shapes):
-        results.append(table[:, start:start + size].reshape((rows, *shape)))
-        start += size
-    return results
+    return run_rows(exe, [], inputs, output_shapes)
 
 
 def output_shapes(zoo, name):

@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from cbuild import RUNTIME_C, SANITIZE, build, float32_bytes, read_float32, run
+from cbuild import READ_FLOATS_C, RUNTIME_C, SANITIZE, build, float32_bytes, read_float32, run
 from parity import assert_parity
 
 ACTIVATIONS = ("linear", "relu", "sigmoid", "tanh", "softmax")
@@ -27,16 +27,7 @@ DRIVER = r"""
 #include <string.h>
 %(includes)s
 
-static float *read_floats(size_t count)
-{
-    float *values = (float *)malloc((count ? count : 1) * sizeof(float));
-    if (values == NULL || fread(values, sizeof(float), count, stdin) != count) {
-        fprintf(stderr, "short input\n");
-        exit(2);
-    }
-    return values;
-}
-
+%(read_floats)s
 int main(int argc, char **argv)
 {
     if (argc < 7 || argc > 11) {
@@ -80,7 +71,7 @@ int main(int argc, char **argv)
 def driver(request, tmp_path_factory):
     directory = tmp_path_factory.mktemp(f"kernels-{request.param}")
     source = directory / "driver.c"
-    source.write_text(DRIVER % {
+    source.write_text(DRIVER % {"read_floats": READ_FLOATS_C, 
         "includes": "\n".join(f'#include "{k}.h"' for k in KERNELS),
         "activation_branches": "\n".join(
             f'    else if (strcmp(kernel, "{a}") == 0) {{\n        kl_{a}_forward(out, inp, rows, n_in{PARAMS.get(a, "")});\n    }}'

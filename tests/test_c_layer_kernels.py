@@ -15,7 +15,7 @@ from functools import reduce
 import numpy as np
 import pytest
 
-from cbuild import RUNTIME_C, SANITIZE, build, float32_bytes, read_float32, run
+from cbuild import READ_FLOATS_C, RUNTIME_C, SANITIZE, build, float32_bytes, read_float32, run
 
 KERNELS = ("scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm", "standardize", "transpose", "repeat",
            "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot")
@@ -30,16 +30,7 @@ DRIVER = r"""
 #include <string.h>
 %(includes)s
 
-static float *read_floats(size_t count)
-{
-    float *values = (float *)malloc((count ? count : 1) * sizeof(float));
-    if (values == NULL || fread(values, sizeof(float), count, stdin) != count) {
-        fprintf(stderr, "short input\n");
-        exit(2);
-    }
-    return values;
-}
-
+%(read_floats)s
 static float *output(int in_place, float *const inputs[], size_t count)
 {
     return in_place ? inputs[in_place - 1] : (float *)calloc(count ? count : 1, sizeof(float));
@@ -164,7 +155,7 @@ FOLD_BRANCH = """\
 def driver(request, tmp_path_factory):
     directory = tmp_path_factory.mktemp(f"layer-kernels-{request.param}")
     source = directory / "driver.c"
-    source.write_text(DRIVER % {"includes": "\n".join(f'#include "{k}.h"' for k in KERNELS),
+    source.write_text(DRIVER % {"read_floats": READ_FLOATS_C, "includes": "\n".join(f'#include "{k}.h"' for k in KERNELS),
                                 "fold_branches": "\n".join(FOLD_BRANCH.format(name=n) for n in FOLDS)})
     flags = SANITIZE if request.param == "sanitize" else []
     return build([source], directory / "driver", flags=flags, include=[RUNTIME_C], opt="-O1" if flags else "-O2")
@@ -174,7 +165,7 @@ def driver(request, tmp_path_factory):
 def strict_driver(tmp_path_factory):
     directory = tmp_path_factory.mktemp("layer-kernels-cxx")
     source = directory / "driver.cpp"
-    source.write_text(DRIVER % {"includes": "\n".join(f'#include "{k}.h"' for k in KERNELS),
+    source.write_text(DRIVER % {"read_floats": READ_FLOATS_C, "includes": "\n".join(f'#include "{k}.h"' for k in KERNELS),
                                 "fold_branches": "\n".join(FOLD_BRANCH.format(name=n) for n in FOLDS)})
     return source
 

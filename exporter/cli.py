@@ -58,7 +58,7 @@ def print_summary(result, model) -> None:
         else:
             check = f"; max |error| vs Keras {written.max_error:.3g} on {result.vector_rows} test rows"
         if written.path.suffix.lower() == ".h":
-            from exporter.write_header import scratch_floats
+            from exporter.c.buffers import scratch_floats
 
             check += (f"; {_size(graph.weight_bytes())} static weights, "
                       f"{_size(4 * scratch_floats(graph))} stack per predict; check it with {graph.name}_selftest()")

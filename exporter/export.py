@@ -8,14 +8,15 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exporter.c.forward import header_unsupported
+from exporter.c.identifiers import c_identifier, check_prefix
+from exporter.c.render import to_header
 from exporter.errors import ExportError
 from exporter.graph import build_graph
 from exporter.ir import Graph
 from exporter.model_file import to_json, to_npz
-from exporter.names import c_identifier, check_prefix
 from exporter.output import write_all
 from exporter.test_vectors import make_test_vectors
-from exporter.write_header import header_unsupported, to_header
 
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
 WRITERS = {".json": to_json, ".npz": to_npz, ".h": to_header}

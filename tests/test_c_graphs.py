@@ -168,13 +168,13 @@ def widest_neighbours(widths):
 @pytest.mark.parametrize("widths", [[5, 30, 8, 50, 3, 40, 7, 2], [784, 300, 10], [1024, 1024, 1024, 10],
                                     [4, 10, 20, 30, 40, 50, 60, 1], [4, 60, 50, 40, 30, 20, 10, 1], [3, 7, 3]])
 def test_chain_scratch_is_the_widest_pair_of_neighbours(widths):
-    from exporter.write_header import plan_buffers
+    from exporter.c.buffers import plan_buffers
 
     assert plan_buffers(chain(widths)).floats == widest_neighbours(widths)
 
 
 def test_chain_header_exports_that_size():
-    from exporter.write_header import to_header
+    from exporter.c.render import to_header
 
     text = to_header(chain([5, 30, 8, 50, 3, 40, 7, 2]), [], {}).decode()
     assert "#define chain_SCRATCH_FLOATS 58 " in text  # 8 + 50, not 30 + 8 + 50 + 3 + 40 + 7 = 138
@@ -182,7 +182,7 @@ def test_chain_header_exports_that_size():
 
 
 def test_random_chains_need_only_their_widest_pair():
-    from exporter.write_header import plan_buffers
+    from exporter.c.buffers import plan_buffers
 
     rng = np.random.default_rng(1)
     for _ in range(200):
@@ -214,7 +214,7 @@ def test_plan_keeps_live_tensors_apart(keras, c_graphs):
 
     from exporter.frontend_keras import _collect_weights
     from exporter.graph import build_graph
-    from exporter.write_header import plan_buffers
+    from exporter.c.buffers import plan_buffers
 
     for key, model in c_graphs[2].items():
         weights = {}
@@ -228,7 +228,7 @@ def test_plan_keeps_live_tensors_apart(keras, c_graphs):
 
 def test_in_place_only_over_a_dead_scratch_tensor():
     """Two in-place candidates that must not be overwritten: d0 is read again later, x is the caller's."""
-    from exporter.write_header import plan_buffers
+    from exporter.c.buffers import plan_buffers
 
     rng = np.random.default_rng(3)
     d0 = _dense("d0", "x", 4, 6, rng)
@@ -246,7 +246,7 @@ def test_in_place_only_over_a_dead_scratch_tensor():
 
 
 def test_outputs_are_written_in_place_of_nothing_and_dead_nodes_are_skipped():
-    from exporter.write_header import plan_forward
+    from exporter.c.forward import plan_forward
 
     rng = np.random.default_rng(4)
     nodes = [_dense("d0", "x", 3, 5, rng), _dense("unused", "x", 3, 9, rng), _dense("d1", "d0", 5, 2, rng)]
@@ -259,27 +259,27 @@ def test_outputs_are_written_in_place_of_nothing_and_dead_nodes_are_skipped():
 
 def test_an_op_without_a_c_kernel_still_keeps_the_header_from_being_written(monkeypatch):
     """The refusal mechanism stays for future ops: take one op out of the writer's table."""
-    from exporter import write_header
+    from exporter.c import forward
     from exporter.errors import ExportError
 
     graph = chain([3, 4, 2])
     graph.nodes.append(Node("n", "layer_norm", ["d1"], (2,), {"epsilon": 1e-3, "rms_scaling": False}, {}, "norm",
                             "LayerNormalization"))
     graph.outputs = [TensorSpec("n", (2,))]
-    assert write_header.header_unsupported(graph) is None
-    monkeypatch.setattr(write_header, "C_OPS", tuple(op for op in write_header.C_OPS if op != "layer_norm"))
-    assert "layer 'norm' (LayerNormalization): op 'layer_norm' has no C kernel yet" in write_header.header_unsupported(graph)
+    assert forward.header_unsupported(graph) is None
+    monkeypatch.setattr(forward, "C_OPS", tuple(op for op in forward.C_OPS if op != "layer_norm"))
+    assert "layer 'norm' (LayerNormalization): op 'layer_norm' has no C kernel yet" in forward.header_unsupported(graph)
     with pytest.raises(ExportError, match="cannot write a C header: layer 'norm'"):
-        write_header.plan_forward(graph)
+        forward.plan_forward(graph)
 
 
 def test_without_a_kernel_the_default_export_skips_the_header_and_an_explicit_one_fails(keras, tmp_path, capsys,
                                                                                           monkeypatch):
     """The CLI's behaviour for an op without a C kernel, now that every op has one: take layer_norm out."""
-    from exporter import write_header
+    from exporter.c import forward
     from exporter.cli import main
 
-    monkeypatch.setattr(write_header, "C_OPS", tuple(op for op in write_header.C_OPS if op != "layer_norm"))
+    monkeypatch.setattr(forward, "C_OPS", tuple(op for op in forward.C_OPS if op != "layer_norm"))
     L = keras.layers
     model = keras.Sequential([keras.Input((6,)), L.Dense(4), L.LayerNormalization(), L.Dense(2)])
     path = tmp_path / "normed.keras"

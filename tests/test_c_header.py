@@ -293,7 +293,8 @@ def _dump_program(header_name, arrays) -> str:
 
 
 def test_weight_literals_round_trip_through_the_compiler(special_graph, tmp_path):
-    from exporter.write_header import plan_forward, to_header
+    from exporter.c.forward import plan_forward
+    from exporter.c.render import to_header
 
     header = tmp_path / "special.h"
     header.write_bytes(to_header(special_graph, [], {"keras_version": "test", "source": "special.keras"}))
@@ -315,7 +316,8 @@ def test_weight_literals_round_trip_through_the_compiler(special_graph, tmp_path
 
 def test_weight_literals_parse_back_in_python(special_graph):
     """Read the literals back out of the header text (no compiler) and compare bits."""
-    from exporter.write_header import plan_forward, to_header
+    from exporter.c.forward import plan_forward
+    from exporter.c.render import to_header
 
     text = to_header(special_graph, [], {}).decode("ascii")
     names = {"INFINITY": np.inf, "-INFINITY": -np.inf, "NAN": np.nan, "-NAN": -np.nan}
@@ -329,7 +331,7 @@ def test_weight_literals_parse_back_in_python(special_graph):
 
 def test_random_bit_patterns_round_trip(tmp_path):
     """20,000 float32 bit patterns over every exponent (subnormals included) through the C compiler."""
-    from exporter.write_header import float_literal
+    from exporter.c.literals import float_literal
 
     rng = np.random.default_rng(0)
     bits = rng.integers(0, 2**32, 20000, dtype=np.uint64).astype(np.uint32)
@@ -389,7 +391,7 @@ def _assert_comments_well_formed(text):
 def test_comment_terminators_in_names_cannot_escape(tmp_path):
     """Keras refuses '/' in layer names, but a hand-made file might not: build such IR directly."""
     from exporter.ir import Graph, Node, TensorSpec
-    from exporter.write_header import to_header
+    from exporter.c.render import to_header
 
     rng = np.random.default_rng(1)
     evil = "x*/ #define pwned 1 /* ??/\n\u00e9"
@@ -410,7 +412,7 @@ def test_comment_terminators_in_names_cannot_escape(tmp_path):
 
 
 def test_comment_escaping():
-    from exporter.write_header import c_comment
+    from exporter.c.literals import c_comment
 
     assert c_comment("dense_1") == "dense_1"
     for nasty in ("*/", "/*", "a*/*/b", "*//*", "line\nbreak", "??/", "caf\u00e9", "\U0001f600", "back\\slash"):

@@ -20,7 +20,7 @@ def test_wheel_installs_and_exports_from_elsewhere(zoo, tmp_path):
         for source in (ROOT / folder).iterdir():
             if source.suffix in (".j2", ".h"):
                 assert f"{package}/{source.name}" in names, f"{source.name} missing from the wheel"
-    assert "runtime_py/__init__.py" in names and "exporter/cli.py" in names
+    assert "runtime_py/__init__.py" in names and "exporter/cli.py" in names and "exporter/c/render.py" in names
 
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),

@@ -1,0 +1,71 @@
+"""Render the single self-contained C header: weights, kernels, NAME_predict, NAME_selftest.
+
+docs/c-api.md documents what the generated header offers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from exporter import __version__
+from exporter.c.batch import plan_batch
+from exporter.c.forward import plan_forward
+from exporter.c.literals import c_comment, literal_rows, shape_text
+from exporter.c.resources import kernel_source, template
+from exporter.errors import ExportError
+from exporter.ir import Graph, size_of
+
+
+def _vector_table(vectors: list, which: str, count: int) -> np.ndarray:
+    """Concatenate every batch row by row: (rows, total floats of all inputs or all outputs)."""
+    if not vectors:
+        return np.zeros((0, 0), dtype=np.float32)
+    batches = []
+    for vector in vectors:
+        arrays = [np.asarray(a, dtype=np.float32) for a in vector[which]]
+        if len(arrays) != count:
+            raise ExportError(f"test vectors have {len(arrays)} {which}, the model has {count}")
+        rows = arrays[0].shape[0]
+        batches.append(np.concatenate([a.reshape(rows, -1) for a in arrays], axis=1))
+    return np.concatenate(batches, axis=0)
+
+
+def to_header(graph: Graph, vectors: list, producer: dict) -> bytes:
+    """Render the C header for the graph (a WRITERS entry: graph, test vectors, producer -> bytes)."""
+    plan = plan_forward(graph)
+    inputs = _vector_table(vectors, "inputs", len(graph.inputs))
+    outputs = _vector_table(vectors, "outputs", len(graph.outputs))
+    input_total = sum(t["size"] for t in plan.inputs)
+    output_total = sum(t["size"] for t in plan.outputs)
+    offsets = lambda tensors: [sum(t["size"] for t in tensors[:k]) for k in range(len(tensors))]  # noqa: E731
+    context = {
+        "version": __version__,
+        "source": c_comment(producer.get("source", "a Keras model")),
+        "keras_version": c_comment(producer.get("keras_version", "unknown")),
+        "backend": c_comment(producer.get("backend", "unknown")),
+        "sha256": graph.weights_sha256(),
+        "prefix": plan.prefix,
+        "guard": f"KERASLESS_MODEL_{plan.prefix}_H",
+        "plan": plan,
+        "layers": [
+            {"name": c_comment(node.layer), "class_name": c_comment(node.layer_class), "op": node.op,
+             "input": " + ".join(shape_text(graph.tensor_shapes()[t]) for t in node.inputs),
+             "output": shape_text(node.shape)}
+            for node in graph.nodes
+        ],
+        "layer_width": max((len(c_comment(n.layer)) for n in graph.nodes), default=0),
+        "class_width": max((len(c_comment(n.layer_class)) for n in graph.nodes), default=0),
+        "single": len(graph.inputs) == 1 and len(graph.outputs) == 1,
+        "batch": plan_batch(graph, plan),
+        "parameters": graph.parameter_count(),
+        "weight_bytes": sum(4 * size_of(a.size_expr.split(" * ")) for a in plan.arrays if a.ctype == "float"),
+        "kernels": [{"name": k, "source": kernel_source(k).rstrip("\n")} for k in plan.kernels],
+        "input_total": input_total,
+        "output_total": output_total,
+        "input_offsets": offsets(plan.inputs),
+        "output_offsets": offsets(plan.outputs),
+        "test_rows": int(inputs.shape[0]),
+        "test_inputs": literal_rows(inputs, input_total) if inputs.size else [],
+        "test_outputs": literal_rows(outputs, output_total) if outputs.size else [],
+    }
+    return template().render(**context).encode("ascii")

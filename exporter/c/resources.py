@@ -1,0 +1,53 @@
+"""Find the files the header is assembled from: runtime_c/ kernels and the templates/ template.
+
+Both live at the top of a source checkout and inside the wheel as exporter.runtime_c and
+exporter.templates (pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+from exporter.errors import ExportError
+
+TEMPLATE = "model.h.j2"
+
+
+def _resource_dir(package: str, folder: str):
+    """Return the folder as a Traversable: exporter.<folder> in the wheel, <repo>/<folder> in a checkout."""
+    try:
+        directory = importlib.resources.files(package)
+        if directory.is_dir():
+            return directory
+    except (ModuleNotFoundError, TypeError):
+        pass
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / folder, here.parent / folder):
+        if candidate.is_dir():
+            return candidate
+    raise ExportError(f"kerasless is installed without its {folder}/ folder; reinstall kerasless")
+
+
+def kernel_path(name: str):
+    """Return runtime_c/<name>.h as a Traversable (it may not exist)."""
+    return _resource_dir("exporter.runtime_c", "runtime_c").joinpath(f"{name}.h")
+
+
+def kernel_source(name: str) -> str:
+    """Return the text of runtime_c/<name>.h."""
+    path = kernel_path(name)
+    if not path.is_file():
+        raise ExportError(f"cannot write a C header: there is no C kernel runtime_c/{name}.h yet; "
+                          "export to .json or .npz instead")
+    return path.read_text(encoding="utf-8")
+
+
+def template():
+    """Return the compiled Jinja template of the header."""
+    import jinja2
+
+    text = _resource_dir("exporter.templates", "templates").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, autoescape=False)
+    return env.from_string(text)

@@ -1,0 +1,50 @@
+"""The header's static const arrays: weights and index tables, identical arrays stored once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from exporter.c.literals import c_comment, int_rows, literal_rows, shape_text
+
+
+@dataclass
+class Array:
+    """A static const array in the header: a weight (float) or a transpose's index table (int)."""
+
+    name: str
+    size_expr: str  # e.g. "64 * 32"
+    comment: str
+    lines: list
+    ctype: str = "float"
+    users: set = field(default_factory=set)  # the layers reading it (comments only)
+
+
+class WeightArrays:
+    """The header's static arrays: every weight of every node, identical arrays stored once."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.arrays = []
+        self.by_content = {}  # (ctype, shape, bytes) -> Array
+
+    def add(self, node, node_id: str, key: str, values, ctype="float", comment=None, row_length=None) -> str:
+        values = np.ascontiguousarray(values, dtype=np.float32 if ctype == "float" else np.int64)
+        content = (ctype, values.shape, values.tobytes())
+        where = f"{c_comment(node.layer)} ({c_comment(node.layer_class)})"
+        if content in self.by_content:  # a shared layer called again, or equal weights elsewhere
+            array = self.by_content[content]
+            note = "; stored once for every call of the layer" if where in array.users else f"; also {where}"
+            if note not in array.comment:
+                array.comment += note
+            array.users.add(where)
+            return array.name
+        shape = values.shape or (1,)
+        array = Array(f"{self.prefix}_{node_id}_{key}", " * ".join(str(d) for d in shape),
+                      comment or f"{where} {key}: {shape_text(shape)}",
+                      (literal_rows if ctype == "float" else int_rows)(values, row_length or shape[-1]), ctype)
+        array.users.add(where)
+        self.by_content[content] = array
+        self.arrays.append(array)
+        return array.name

@@ -132,3 +132,33 @@ class MultiModelProgram:
         """(failures, largest |error|) of the model's embedded test vectors."""
         failures, err = run(exe, self.index[key], "selftest").stdout.split()
         return int(failures), float(err)
+
+
+# ---- finding generated names by the layer names in their comments (identifiers carry no layer names) ----
+
+
+def local_of(text: str, layer: str) -> str:
+    """The C local holding the output of the step commented with layer's name."""
+    import re
+
+    match = re.search(rf"/\* {re.escape(layer)} \([^\n]*\*/\n\s*(?:const )?float \*const (\w+) =", text)
+    assert match, f"no step for layer {layer!r}"
+    return match.group(1)
+
+
+def input_local_of(text: str, name: str) -> str:
+    """The C local bound to the model input called name."""
+    import re
+
+    match = re.search(rf"const float \*const (\w+) = inputs\[\d+\]; /\* input {re.escape(name)}:", text)
+    assert match, f"no local for input {name!r}"
+    return match.group(1)
+
+
+def array_of(text: str, layer: str, role: str) -> str:
+    """The static array holding layer's weight role (kernel, bias, ...)."""
+    import re
+
+    match = re.search(rf"/\* {re.escape(layer)} \(\w+\) {role}: [^\n]*\*/\nstatic const \w+ (\w+)\[", text)
+    assert match, f"no {role} array for layer {layer!r}"
+    return match.group(1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cheader import MultiModelProgram
+from cheader import MultiModelProgram, array_of, input_local_of, local_of
 from exporter.ir import Graph, Node, TensorSpec
 from graph_cases import GRAPHS, build_graph_case, random_graph
 from parity import assert_parity
@@ -99,9 +99,10 @@ def test_buffer_traps_in_c(c_graphs):
     _check(c_graphs, ("buffer_traps", "keras"), scale=3.0)
     header = c_graphs[0].entries[c_graphs[0].index[("buffer_traps", "keras")]].header.read_text()
     body = header.split("_predict_multi(const float *const inputs[], float *const outputs[])\n{")[1]
-    assert "float *const t_g = outputs[2];" in body  # the permuted tensor lands in the output it is reshaped to
-    assert "kl_reshape_forward(outputs[4], t_x, 6);" in body  # a model input as an output is copied
-    assert "kl_reshape_forward(outputs[5], t_o1, 8);" in body  # so is the second appearance of an output
+    g, x, o1 = local_of(body, "g"), input_local_of(body, "x"), local_of(body, "o1")
+    assert f"float *const {g} = outputs[2];" in body  # the permuted tensor lands in the output it is reshaped to
+    assert f"kl_reshape_forward(outputs[4], {x}, 6);" in body  # a model input as an output is copied
+    assert f"kl_reshape_forward(outputs[5], {o1}, 8);" in body  # so is the second appearance of an output
     assert body.count("kl_reshape_forward(") == 2
 
 
@@ -135,9 +136,10 @@ def test_shared_layer_stores_its_weights_once(c_graphs):
     """The shared-layer case stores its Dense once, though the IR holds it twice."""
     program, _, _ = c_graphs
     text = program.entries[program.index[("shared_layer", "keras")]].header.read_text()
-    assert text.count("static const float graph_shared_layer_keras_shared_kernel[") == 1
+    kernel = array_of(text, "shared", "kernel")
+    assert text.count("/* shared (Dense) kernel: ") == 1  # one array, though the IR holds the layer twice
     assert "stored once for every call of the layer" in text
-    assert text.count("graph_shared_layer_keras_shared_kernel,") == 2  # both calls read it
+    assert text.count(f"{kernel},") == 2  # both calls read it
 
 
 # ---- the buffer plan, on IR graphs ----------------------------------------------------------------
@@ -178,7 +180,7 @@ def test_chain_header_exports_that_size():
 
     text = to_header(chain([5, 30, 8, 50, 3, 40, 7, 2]), [], {}).decode()
     assert "#define chain_SCRATCH_FLOATS 58 " in text  # 8 + 50, not 30 + 8 + 50 + 3 + 40 + 7 = 138
-    assert "float *const t_d1 = scratch + 50; /* (8,) */" in text  # the chain alternates between the two ends
+    assert f"float *const {local_of(text, 'd1')} = scratch + 50; /* (8,) */" in text  # it alternates between the ends
 
 
 def test_random_chains_need_only_their_widest_pair():

@@ -11,7 +11,7 @@ import numpy as np
 
 from exporter import activations as _activations
 from exporter.c.buffers import plan_buffers
-from exporter.c.identifiers import c_identifier, check_prefix
+from exporter.c.identifiers import check_prefix, input_local, merge_locals, tensor_local
 from exporter.c.literals import c_comment, c_list, float_literal, param_literal, shape_text
 from exporter.c.resources import kernel_path
 from exporter.c.weights import WeightArrays
@@ -65,22 +65,6 @@ class Plan:
     inputs_unused: bool
 
 
-class _Namer:
-    """Hand out unique C identifiers made from arbitrary text."""
-
-    def __init__(self, taken=()):
-        self.taken = set(taken)
-
-    def __call__(self, text: str, fallback: str = "node") -> str:
-        # Always used behind a prefix (NAME_..., t_...), so a keyword needs no trailing underscore.
-        base = c_identifier(text, fallback).rstrip("_") or fallback
-        name, k = base, 2
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
-        return name
-
-
 def transpose_index(shape, perm) -> np.ndarray:
     """Flat source index of every output value of transposing `shape` by `perm` (row-major)."""
     return np.transpose(np.arange(size_of(shape)).reshape(shape), perm).ravel()
@@ -94,8 +78,6 @@ def plan_forward(graph: Graph) -> Plan:
         raise ExportError(f"cannot write a C header: {reason}; the .json and .npz formats support it")
     buffers = plan_buffers(graph)
     shapes = graph.tensor_shapes()
-    node_ids = _Namer()
-    locals_ = _Namer({"inputs", "outputs", "scratch", "input", "output"})
     arrays = WeightArrays(prefix)
 
     # Which tensors the code reads: inputs of the nodes it runs, and the sources of final copies.
@@ -109,12 +91,12 @@ def plan_forward(graph: Graph) -> Plan:
     input_declarations = []
     for k, spec in enumerate(graph.inputs):
         if spec.name in read:
-            variables[spec.name] = var = locals_(f"t_{spec.name}")
+            variables[spec.name] = var = input_local(k)
             input_declarations.append(
                 f"const float *const {var} = inputs[{k}]; /* input {c_comment(spec.name)}: {shape_text(spec.shape)} */")
 
     steps, scratch, kernels = [], [], set()
-    for node in graph.nodes:
+    for index, node in enumerate(graph.nodes):
         in_shapes = [shapes[t] for t in node.inputs]
         record = node.attrs.get("activation") or {"name": "linear"}
         act = record["name"]
@@ -127,11 +109,11 @@ def plan_forward(graph: Graph) -> Plan:
             continue
         if node.op == "reshape":
             if node.name in read:
-                var = variables[node.name] = locals_(f"t_{node.name}")
+                var = variables[node.name] = tensor_local(index)
                 steps.append(Step(summary + ": same data, no copy",
                                   f"const float *const {var} = {variables[node.inputs[0]]}; /* {shape_text(node.shape)} */"))
             continue
-        var = variables[node.name] = locals_(f"t_{node.name}")
+        var = variables[node.name] = tensor_local(index)
         srcs = [variables[t] for t in node.inputs]
         if node.name in buffers.output_home:
             k = buffers.output_home[node.name]
@@ -144,12 +126,11 @@ def plan_forward(graph: Graph) -> Plan:
             scratch.append({"var": var, "offset": offset, "size": size_of(node.shape), "shape": shape_text(node.shape),
                             "node": c_comment(node.name), "in_place": overwritten})
         step = Step(summary, declaration)
-        node_id = node_ids(node.name) if node.weights or node.op == "transpose" else None
 
         def weight(key):
             if key not in node.weights:
                 return "NULL"
-            return arrays.add(node, node_id, key, node.weights[key])
+            return arrays.add(node, index, key, node.weights[key])
 
         size = size_of(node.shape)
         n = node.shape[-1] if node.shape else 1
@@ -190,7 +171,7 @@ def plan_forward(graph: Graph) -> Plan:
                               f"{int(node.attrs['invert'])});")
         elif op == "transpose":
             perm = node.attrs["perm"]
-            table = arrays.add(node, node_id, "index", transpose_index(in_shapes[0], perm), "int",
+            table = arrays.add(node, index, "index", transpose_index(in_shapes[0], perm), "int",
                                f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): source index of each value "
                                f"of {shape_text(in_shapes[0])} permuted by {shape_text(perm)}", size)
             step.calls.append(f"kl_transpose_forward({var}, {srcs[0]}, {table}, {size});")
@@ -198,13 +179,13 @@ def plan_forward(graph: Graph) -> Plan:
             step.calls.append(f"kl_repeat_forward({var}, {srcs[0]}, {size_of(in_shapes[0])}, {node.attrs['n']});")
         elif op == "concatenate":
             axis = node.attrs["axis"]
-            parts, chunks = locals_(f"in_{node.name}"), locals_(f"chunks_{node.name}")
+            parts, chunks = merge_locals(index)
             step.calls += [f"const float *const {parts}[{len(srcs)}] = {{{c_list(srcs)}}};",
                            f"const int {chunks}[{len(srcs)}] = {{{c_list(size_of(s[axis:]) for s in in_shapes)}}};",
                            f"kl_concatenate_forward({var}, {parts}, {chunks}, {len(srcs)}, "
                            f"{size_of(in_shapes[0][:axis])});"]
         elif op in ("add", "multiply", "average", "maximum", "minimum"):
-            parts = locals_(f"in_{node.name}")
+            parts, _ = merge_locals(index)
             step.calls += [f"const float *const {parts}[{len(srcs)}] = {{{c_list(srcs)}}};",
                            f"kl_{op}_forward({var}, {parts}, {len(srcs)}, {size});"]
         elif op == "subtract":

@@ -11,7 +11,7 @@ from exporter import __version__
 from exporter.c.batch import plan_batch
 from exporter.c.forward import plan_forward
 from exporter.c.literals import c_comment, literal_rows, shape_text
-from exporter.c.resources import kernel_source, template
+from exporter.c.resources import shared_kernel, template
 from exporter.errors import ExportError
 from exporter.ir import Graph, size_of
 
@@ -59,7 +59,7 @@ def to_header(graph: Graph, vectors: list, producer: dict) -> bytes:
         "batch": plan_batch(graph, plan),
         "parameters": graph.parameter_count(),
         "weight_bytes": sum(4 * size_of(a.size_expr.split(" * ")) for a in plan.arrays if a.ctype == "float"),
-        "kernels": [{"name": k, "source": kernel_source(k).rstrip("\n")} for k in plan.kernels],
+        "kernels": [{"name": k, "source": shared_kernel(k)} for k in plan.kernels],
         "input_total": input_total,
         "output_total": output_total,
         "input_offsets": offsets(plan.inputs),

@@ -6,6 +6,7 @@ exporter.templates (pyproject.toml).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
 from pathlib import Path
 
@@ -51,3 +52,22 @@ def template():
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, autoescape=False)
     return env.from_string(text)
+
+
+def shared_kernel(name: str) -> str:
+    """Return runtime_c/<name>.h with a digest of its text in its guard, and a check of that digest.
+
+    Headers included together share each kernel through its guard; a header whose kernel text
+    differs (another kerasless version) then stops the build with #error instead of silently
+    running the other header's kernel.
+    """
+    text = kernel_source(name).rstrip("\n")
+    guard = f"KERASLESS_KERNEL_{name.upper()}"
+    digest = "0x" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    if f"\n#define {guard}\n" not in text:
+        raise ExportError(f"runtime_c/{name}.h lacks its guard #define {guard}; reinstall kerasless")
+    text = text.replace(f"\n#define {guard}\n", f"\n#define {guard} {digest} /* sha256 of this kernel's text */\n", 1)
+    return (f"{text}\n#if {guard} != {digest}\n"
+            f"#error \"kerasless: headers from different kerasless versions carry different {name} kernels; "
+            f"re-export them with one version\"\n#endif")
+

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from exporter.c.identifiers import array_name
 from exporter.c.literals import c_comment, int_rows, literal_rows, shape_text
 
 
@@ -29,7 +30,8 @@ class WeightArrays:
         self.arrays = []
         self.by_content = {}  # (ctype, shape, bytes) -> Array
 
-    def add(self, node, node_id: str, key: str, values, ctype="float", comment=None, row_length=None) -> str:
+    def add(self, node, node_index: int, key: str, values, ctype="float", comment=None, row_length=None) -> str:
+        """Return the C name of an array holding values: a new PREFIX_node<index>_<key>, or an identical one's."""
         values = np.ascontiguousarray(values, dtype=np.float32 if ctype == "float" else np.int64)
         content = (ctype, values.shape, values.tobytes())
         where = f"{c_comment(node.layer)} ({c_comment(node.layer_class)})"
@@ -41,7 +43,7 @@ class WeightArrays:
             array.users.add(where)
             return array.name
         shape = values.shape or (1,)
-        array = Array(f"{self.prefix}_{node_id}_{key}", " * ".join(str(d) for d in shape),
+        array = Array(array_name(self.prefix, node_index, key), " * ".join(str(d) for d in shape),
                       comment or f"{where} {key}: {shape_text(shape)}",
                       (literal_rows if ctype == "float" else int_rows)(values, row_length or shape[-1]), ctype)
         array.users.add(where)

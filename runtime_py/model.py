@@ -52,15 +52,23 @@ RTOL, ATOL = 1e-5, 1e-6  # parity tolerance: |ours - keras| <= ATOL + RTOL * |ke
 # Python in a few microseconds, numpy needs ten array operations; at about 300 weights a row the
 # two cross over.
 AUTO_PYTHON_MAX_WORK = 300
+# Pure-Python backend: a model with more weights than this keeps its dense kernels as array("d")
+# columns (8 bytes a weight) instead of tuples of float objects (32 bytes, but dot products about
+# 1.8 times faster), so loading a large model costs a small multiple of its weight bytes.
+PYTHON_FLOAT_OBJECTS_MAX = 2 ** 21
 
 
-def load(path, backend=None) -> "Model":
+def load(path, backend=None, sha256=None, max_bytes=None) -> "Model":
     """Load a .json or .npz model file; backend is "python", "numpy" or None (automatic).
 
     None uses numpy when it is importable, and the pure-Python path for calls too small for numpy
     to pay off (AUTO_PYTHON_MAX_WORK); without numpy everything runs in pure Python.
+    sha256: the hex digest the file must have (export-model --print-sha256), pinning the exact file.
+    max_bytes: the largest file read (default runtime_py.limits.MAX_FILE_BYTES); only regular files are read.
     """
-    return Model(read_model_file(path), _choose_backend(backend), os.fspath(path), auto=backend is None)
+    backend_name = _choose_backend(backend)
+    spec = read_model_file(path, max_bytes=max_bytes, sha256=sha256)
+    return Model(spec, backend_name, os.fspath(path), auto=backend is None)
 
 
 def _choose_backend(backend) -> str:
@@ -78,17 +86,22 @@ def _weight_count(spec) -> int:
     return sum(size_of(raw.shape) for node in spec["nodes"] for raw in node["weights"].values())
 
 
-def loads(data: bytes, backend=None, name: str = "<bytes>") -> "Model":
+def loads(data: bytes, backend=None, name: str = "<bytes>", sha256=None) -> "Model":
     """Load a model file's content (the bytes of a .json or .npz file); name labels the errors."""
-    return Model(read_model_bytes(data, name), _choose_backend(backend), name)
+    backend_name = _choose_backend(backend)
+    return Model(read_model_bytes(data, name, sha256), backend_name, name)
 
 
-def _float32_list(raw) -> list:
+def _float32_array(raw) -> array:
     values = array("f")
     values.frombytes(raw.data)
     if array("H", [1]).tobytes() != b"\x01\x00":  # big-endian host: the file is little-endian
         values.byteswap()
-    return values.tolist()
+    return values
+
+
+def _float32_list(raw) -> list:
+    return _float32_array(raw).tolist()
 
 
 def _numpy_array(raw):
@@ -98,8 +111,9 @@ def _numpy_array(raw):
 class _Backend:
     """Turns validated nodes into a list of steps of one kernel module."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, compact: bool = False):
         self.name = name
+        self.compact = compact
         if name == "numpy":
             from runtime_py import activations_numpy as activations
             from runtime_py import kernels_numpy as kernels
@@ -119,10 +133,13 @@ class _Backend:
         bias = node["weights"].get("bias")
         if self.name == "numpy":
             return self.to_array(kernel), (self.to_array(bias) if bias else None), n_in, n_out
-        values = array("f", self.to_array(kernel))
+        values = _float32_array(kernel)
         # Fresh float objects column by column: a column's values then sit together in memory
         # (slicing the row-major list would leave each a row apart: twice the time per dot product).
-        columns = [tuple(values[j::n_out].tolist()) for j in range(n_out)]
+        if self.compact:  # 8 bytes a weight instead of a float object's 32: memory stays a small multiple
+            columns = [array("d", values[j::n_out]) for j in range(n_out)]
+        else:
+            columns = [tuple(values[j::n_out].tolist()) for j in range(n_out)]
         return columns, (self.to_array(bias) if bias else [0.0] * n_out), n_in, n_out
 
     def compile(self, node, input_shapes):
@@ -218,36 +235,37 @@ def _depth(value) -> int:
     return depth
 
 
-def _flatten_sample(sample, shape, what):
-    """Check a nested-list sample against shape; return its values row-major."""
-    if not shape:
-        if isinstance(sample, (list, tuple)) or isinstance(sample, (str, bytes)):
-            raise ValueError(f"{what}: too many nested levels for shape {shape}")
-        try:
-            return [float(sample)]
-        except (TypeError, ValueError):
-            raise TypeError(f"{what}: non-numeric value {sample!r}") from None
+def _flatten_sample(sample, shape, what, position=()):
+    """Check a nested-list sample against shape; return its values row-major as floats.
+
+    None, strings, bytes and anything else float() refuses raise TypeError naming the position
+    (float() would read '1.5' or ' 2 ' as numbers; Keras refuses them).
+    """
     if not isinstance(sample, (list, tuple)) or len(sample) != shape[0]:
         got = len(sample) if isinstance(sample, (list, tuple)) else type(sample).__name__
-        raise ValueError(f"{what}: expected an axis of length {shape[0]} (shape {shape}), got {got}")
+        where = f"{what}, position {list(position)}" if position else what
+        raise ValueError(f"{where}: expected an axis of length {shape[0]} (shape {shape}), got {got}")
     if len(shape) == 1:
-        try:
+        if all(type(v) is float or type(v) is int for v in sample):  # the common case, checked cheaply
             return [float(v) for v in sample]
-        except (TypeError, ValueError):
-            bad = next(v for v in sample if not _is_number(v))
-            raise TypeError(f"{what}: non-numeric value {bad!r}") from None
+        return [_number(v, what, position + (j,)) for j, v in enumerate(sample)]
     values = []
-    for item in sample:
-        values.extend(_flatten_sample(item, shape[1:], what))
+    for i, item in enumerate(sample):
+        values.extend(_flatten_sample(item, shape[1:], what, position + (i,)))
     return values
 
 
-def _is_number(value) -> bool:
+def _number(value, what, position) -> float:
+    """A value of an input sample as a float; TypeError naming where it sits if it is not a number."""
+    if value is None or isinstance(value, (str, bytes, bytearray, list, tuple, dict)):
+        raise TypeError(f"{what}, position {list(position)}: {value!r} is not a number")
     try:
-        float(value)
+        return float(value)
     except (TypeError, ValueError):
-        return False
-    return not isinstance(value, (str, bytes, list, tuple))
+        raise TypeError(f"{what}, position {list(position)}: {value!r} is not a number") from None
+
+
+NUMERIC_KINDS = "biuf"  # numpy dtype kinds accepted as input: bool, signed, unsigned, float
 
 
 def _nest(flat, shape):
@@ -289,7 +307,7 @@ class Model:
         self._F32 = _np.float32 if _np is not None else None
 
     def _compile(self, backend: str) -> list:
-        engine = _Backend(backend)
+        engine = _Backend(backend, compact=_weight_count(self.spec) > PYTHON_FLOAT_OBJECTS_MAX)
         spec = self.spec
         slots = {name: i for i, (name, _) in enumerate(spec["inputs"])}
         shapes = dict(spec["inputs"])
@@ -345,10 +363,15 @@ class Model:
 
     def _batch_numpy(self, value, info):
         try:
-            batch = _np.asarray(value, dtype=_np.float32)
-        except (TypeError, ValueError) as exc:
-            kind = TypeError if "could not convert" in str(exc) or isinstance(exc, TypeError) else ValueError
-            raise kind(f"input {info.name!r}: {exc}") from None
+            batch = _np.asarray(value)
+        except (TypeError, ValueError) as exc:  # ragged nesting
+            raise ValueError(f"input {info.name!r}: {exc}") from None
+        if batch.dtype.kind not in NUMERIC_KINDS:
+            if isinstance(value, _np.ndarray):
+                raise TypeError(f"input {info.name!r}: an array of dtype {batch.dtype} is not numeric")
+            # None became NaN or an object, '1.5' a string: find and name the value (lists only)
+            batch = _np.asarray(self._batch_python(value, info), dtype=_np.float32).reshape((-1, *info.shape))
+        batch = batch.astype(_np.float32, copy=False)
         if batch.ndim != len(info.shape) + 1 or batch.shape[1:] != tuple(info.shape):
             raise ValueError(f"input {info.name!r}: expected shape (batch, {', '.join(map(str, info.shape))}), "
                              f"got {batch.shape}")
@@ -356,6 +379,8 @@ class Model:
 
     def _batch_python(self, value, info):
         if _np is not None and isinstance(value, _np.ndarray):
+            if value.dtype.kind not in NUMERIC_KINDS:
+                raise TypeError(f"input {info.name!r}: an array of dtype {value.dtype} is not numeric")
             if value.ndim != len(info.shape) + 1 or value.shape[1:] != tuple(info.shape):
                 raise ValueError(f"input {info.name!r}: expected shape (batch, {', '.join(map(str, info.shape))}), "
                                  f"got {value.shape}")
@@ -466,8 +491,12 @@ class Model:
     def verify(self) -> float:
         """Re-run the embedded test vectors; raise VerificationError if any output is off.
 
-        Returns the largest absolute difference seen (NaN and inf must match exactly).
+        Returns the largest absolute difference seen (NaN and inf must match exactly). A file
+        without test vectors has nothing to verify: that raises VerificationError too.
         """
+        if not self.spec["test_vectors"]:
+            raise VerificationError(f"{self.path or self.name}: the file holds no test vectors, so nothing can be "
+                                    "verified; re-export it, or pin the file with load(path, sha256=...)")
         worst_error, worst_excess = 0.0, 0.0
         for k, vector in enumerate(self.spec["test_vectors"]):
             inputs = [self._vector_batch(raw) for raw in vector["inputs"]]

@@ -12,18 +12,22 @@ import binascii
 import hashlib
 import io
 import json
+import math
 import os
+import stat
 import zipfile
 import zlib
 from dataclasses import dataclass
 
 from runtime_py.errors import ModelFormatError
+from runtime_py.limits import MAX_FILE_BYTES, MAX_NODES, Budget, json_problem, short_shape
 from runtime_py.npy import read_npy
 from runtime_py.ops import OPS, size_of
 
 FORMAT_NAME = "kerasless"
 SUPPORTED_VERSIONS = (1,)
 MANIFEST_MEMBER = "manifest"
+MAX_MANIFEST_BYTES = 2 ** 26  # an NPZ's JSON manifest holds no weights: 64 MiB is far beyond any model
 
 
 @dataclass(frozen=True)
@@ -38,48 +42,101 @@ class RawArray:
         return size_of(self.shape)
 
 
-def read_model_file(path) -> dict:
-    """Parse, decode and validate a model file; raise ModelFormatError on any defect."""
+def read_model_file(path, max_bytes: int = None, sha256: str = None) -> dict:
+    """Read, decode and validate a model file; raise ModelFormatError on any defect.
+
+    Only a regular file is read (not a device, FIFO or socket, also behind a symlink), and at
+    most max_bytes of it (default runtime_py.limits.MAX_FILE_BYTES). sha256, when given, is the
+    hex digest the file's bytes must have.
+    """
     path = os.fspath(path)
+    return read_model_bytes(read_regular_file(path, max_bytes), path, sha256)
+
+
+def read_regular_file(path, max_bytes: int = None) -> bytes:
+    """Return the bytes of a regular file of at most max_bytes; refuse anything else without blocking."""
+    limit = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    if type(limit) is not int or limit < 0:
+        raise ValueError(f"max_bytes must be a non-negative int, got {max_bytes!r}")
     try:
-        with open(path, "rb") as stream:
-            head = stream.read(4)
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+                     | getattr(os, "O_BINARY", 0))
     except IsADirectoryError:
         raise ModelFormatError(f"{path}: is a directory, not a model file") from None
     except OSError as exc:
         raise ModelFormatError(f"{path}: cannot open: {exc.strerror or exc}") from None
-    if head.startswith(b"PK"):
-        return _read_npz(path)
-    return _read_json(path)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ModelFormatError(f"{path}: is a directory, not a model file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelFormatError(f"{path}: is not a regular file (a device, FIFO or socket); "
+                                   "only model files are read")
+        if info.st_size > limit:
+            raise ModelFormatError(f"{path}: is {info.st_size:,} bytes, more than the {limit:,} a model file may "
+                                   "have here (runtime_py.load's max_bytes)")
+        data = _read_at_most(fd, limit + 1)
+    except OSError as exc:
+        raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew while being read
+        raise ModelFormatError(f"{path}: holds more than the {limit:,} bytes a model file may have here")
+    return data
 
 
-def read_model_bytes(data: bytes, name: str = "<bytes>") -> dict:
+def _read_at_most(fd: int, count: int) -> bytes:
+    chunks, left = [], count
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_model_bytes(data: bytes, name: str = "<bytes>", sha256: str = None) -> dict:
     """Parse, decode and validate a model file's content held in memory; name labels the errors."""
     data = bytes(data)
+    if sha256 is not None:
+        check_sha256(data, sha256, name)
     if data.startswith(b"PK"):
         return _read_npz(name, io.BytesIO(data))
     return _read_json(name, data)
 
 
-def _read_json(path: str, text: bytes = None) -> dict:
+def check_sha256(data: bytes, expected: str, name: str) -> None:
+    """Raise ModelFormatError unless data's sha256 is expected (64 hex digits, either case)."""
+    if not isinstance(expected, str) or len(expected) != 64 or any(c not in "0123456789abcdefABCDEF" for c in expected):
+        raise ValueError(f"sha256 must be 64 hex digits, got {expected!r}")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected.lower():
+        raise ModelFormatError(f"{name}: the file's sha256 is {actual}, expected {expected.lower()}: "
+                               "this is not the pinned file")
+
+
+def _read_json(path: str, text: bytes) -> dict:
+    problem = json_problem(text)
+    if problem:
+        raise ModelFormatError(f"{path}: {problem}")
     try:
-        if text is None:
-            with open(path, "rb") as stream:
-                text = stream.read()
         manifest = json.loads(text, parse_constant=_reject_constant)
-    except OSError as exc:
-        raise ModelFormatError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
     return _validate(manifest, lambda desc, what: _decode_base64(desc, what), path)
 
 
-def _read_npz(path: str, source=None) -> dict:
+def _read_npz(path: str, source) -> dict:
     try:
-        with zipfile.ZipFile(path if source is None else source) as archive:
-            descr, shape, data = read_npy(archive, MANIFEST_MEMBER, path)
+        with zipfile.ZipFile(source) as archive:
+            descr, shape, data = read_npy(archive, MANIFEST_MEMBER, path, max_bytes=MAX_MANIFEST_BYTES)
             if descr not in ("|u1", "<u1") or len(shape) != 1:
                 raise ModelFormatError(f"{path}: member 'manifest.npy' must be a 1-D uint8 array")
+            problem = json_problem(data)
+            if problem:
+                raise ModelFormatError(f"{path}: the manifest {problem}")
             try:
                 manifest = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
             except (ValueError, RecursionError) as exc:
@@ -89,7 +146,7 @@ def _read_npz(path: str, source=None) -> dict:
                 member = desc.get("member")
                 if not isinstance(member, str):
                     raise ModelFormatError(f"{what}: array has no 'member' name")
-                descr, shape, raw = read_npy(archive, member, what)
+                descr, shape, raw = read_npy(archive, member, what, expected_shape=desc["shape"])
                 if descr != "<f4":
                     raise ModelFormatError(f"{what}: member {member!r} is not float32")
                 if shape != tuple(desc["shape"]):
@@ -112,13 +169,14 @@ def _decode_base64(desc: dict, what: str) -> bytes:
     expected = size_of(desc["shape"]) * 4
     # Compare lengths before decoding, so a huge declared shape costs nothing.
     if len(data) != 4 * ((expected + 2) // 3):
-        raise ModelFormatError(f"{what}: data holds about {len(data) * 3 // 4} bytes, shape {desc['shape']} needs {expected}")
+        raise ModelFormatError(f"{what}: data holds about {len(data) * 3 // 4} bytes, shape "
+                               f"{short_shape(desc['shape'])} needs {expected}")
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise ModelFormatError(f"{what}: data is not valid base64") from None
     if len(raw) != expected:
-        raise ModelFormatError(f"{what}: data holds {len(raw)} bytes, shape {desc['shape']} needs {expected}")
+        raise ModelFormatError(f"{what}: data holds {len(raw)} bytes, shape {short_shape(desc['shape'])} needs {expected}")
     return raw
 
 
@@ -130,21 +188,46 @@ def _expect(value, kind, what: str):
 
 
 def _shape(value, what: str) -> tuple:
+    """A tensor's shape: one or more positive ints (the batch axis is not part of it)."""
     _expect(value, list, what)
-    if not all(type(d) is int and d > 0 for d in value):
-        raise ModelFormatError(f"{what}: a shape must be a list of positive integers, got {value!r}")
+    if not value or not all(type(d) is int and d > 0 for d in value):
+        raise ModelFormatError(f"{what}: a tensor shape must be a non-empty list of positive integers, "
+                               f"got {_short_json(value)}")
     return tuple(value)
 
 
-def _array(desc, decode, what: str) -> RawArray:
+def _short_json(value) -> str:
+    return short_shape(value) if isinstance(value, list) and all(type(d) is int for d in value) else repr(value)[:80]
+
+
+def _array(desc, decode, what: str, check) -> RawArray:
+    """Read one stored array; check(shape) names a broken limit, and runs before any data is decoded."""
     _expect(desc, dict, what)
     if desc.get("dtype") != "float32":
         raise ModelFormatError(f"{what}: dtype must be 'float32', got {desc.get('dtype')!r}")
     shape = desc.get("shape")
-    _expect(shape, list, what + " shape")
+    _expect(shape, list, what + ".shape")
     if not all(type(d) is int and d >= 0 for d in shape):
-        raise ModelFormatError(f"{what}: malformed shape {shape!r}")
+        raise ModelFormatError(f"{what}.shape: malformed shape {_short_json(shape)}")
+    problem = check(shape)
+    if problem:
+        raise ModelFormatError(problem)
     return RawArray(tuple(shape), decode(desc, what))
+
+
+def _check_numbers(value, what: str) -> None:
+    """Attribute numbers must be finite and, as ints, exactly representable as doubles (|n| <= 2**53)."""
+    stack = [(value, what)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, f"{where}.{k}") for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+        elif type(item) is float and not math.isfinite(item):
+            raise ModelFormatError(f"{where}: {item!r} is not a finite number")
+        elif type(item) is int and abs(item) > 2 ** 53:
+            raise ModelFormatError(f"{where}: the integer {str(item)[:20]}... is too large for a model parameter")
 
 
 def _tensor_list(value, what: str) -> list:
@@ -157,30 +240,43 @@ def _tensor_list(value, what: str) -> list:
     return specs
 
 
+REQUIRED_KEYS = ("format", "format_version", "name", "inputs", "outputs", "nodes")  # docs/format.md
+
+
 def _validate(manifest, decode, path: str) -> dict:
     _expect(manifest, dict, path)
     if manifest.get("format") != FORMAT_NAME:
-        raise ModelFormatError(f"{path}: not a kerasless model file (format is {manifest.get('format')!r})")
+        raise ModelFormatError(f"{path}: not a kerasless model file (format is {repr(manifest.get('format'))[:80]})")
+    missing = [key for key in REQUIRED_KEYS if key not in manifest]
+    if missing:
+        raise ModelFormatError(f"{path}: required key(s) {', '.join(missing)} missing (docs/format.md)")
     version = manifest.get("format_version")
-    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise ModelFormatError(
-            f"{path}: format version {version!r} is not supported; this runtime reads version(s) "
-            f"{', '.join(map(str, SUPPORTED_VERSIONS))}"
+            f"{path}: format version {repr(version)[:40]} is not supported; this runtime reads version(s) "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))} (an integer)"
         )
     name = _expect(manifest.get("name"), str, f"{path}: name")
     inputs = _tensor_list(manifest.get("inputs"), f"{path}: inputs")
     outputs = _tensor_list(manifest.get("outputs"), f"{path}: outputs")
     if not inputs or not outputs:
         raise ModelFormatError(f"{path}: a model needs at least one input and one output")
+    budget = Budget()
     shapes = {}
-    for tensor, shape in inputs:
+    for k, (tensor, shape) in enumerate(inputs):
         if tensor in shapes:
             raise ModelFormatError(f"{path}: input name {tensor!r} is used twice")
+        problem = budget.add_tensor(shape, f"{path}: inputs[{k}].shape")
+        if problem:
+            raise ModelFormatError(problem)
         shapes[tensor] = shape
 
     nodes = []
     digest = hashlib.sha256()
-    for k, raw in enumerate(_expect(manifest.get("nodes"), list, f"{path}: nodes")):
+    raw_nodes = _expect(manifest.get("nodes"), list, f"{path}: nodes")
+    if len(raw_nodes) > MAX_NODES:
+        raise ModelFormatError(f"{path}: nodes: {len(raw_nodes):,} nodes, more than the {MAX_NODES:,} kerasless supports")
+    for k, raw in enumerate(raw_nodes):
         where = f"{path}: nodes[{k}]"
         _expect(raw, dict, where)
         node = {
@@ -192,6 +288,7 @@ def _validate(manifest, decode, path: str) -> dict:
             "layer": raw.get("layer") if isinstance(raw.get("layer"), str) else raw.get("name"),
             "layer_class": raw.get("layer_class") if isinstance(raw.get("layer_class"), str) else "",
         }
+        where = f"{where} ({node['name']!r})"
         weights = _expect(raw.get("weights", {}), dict, where + ".weights")
         if node["op"] not in OPS:
             raise ModelFormatError(f"{where}: unknown op {node['op']!r}; this runtime knows {', '.join(sorted(OPS))}")
@@ -202,7 +299,13 @@ def _validate(manifest, decode, path: str) -> dict:
                 raise ModelFormatError(
                     f"{where}: input {tensor!r} is not a model input or an earlier node (nodes must be in topological order)"
                 )
-        node["weights"] = {key: _array(desc, decode, f"{where}.weights.{key}") for key, desc in weights.items()}
+        problem = budget.add_tensor(node["shape"], where + ".shape")
+        if problem:
+            raise ModelFormatError(problem)
+        _check_numbers(node["attrs"], where + ".attrs")
+        node["weights"] = {key: _array(desc, decode, f"{where}.weights.{key}",
+                                       lambda shape, w=f"{where}.weights.{key}.shape": budget.add_weight(shape, w))
+                           for key, desc in weights.items()}
         for key in sorted(node["weights"]):
             digest.update(node["weights"][key].data)
         OPS[node["op"]](node, [shapes[t] for t in node["inputs"]])
@@ -222,10 +325,19 @@ def _validate(manifest, decode, path: str) -> dict:
         _expect(raw, dict, where)
         vector = {}
         for side, specs in (("inputs", inputs), ("outputs", outputs)):
-            arrays = [_array(d, decode, f"{where}.{side}[{i}]") for i, d in enumerate(_expect(raw.get(side), list, f"{where}.{side}"))]
-            if len(arrays) != len(specs) or any(a.shape[1:] != s for a, (_, s) in zip(arrays, specs)):
-                raise ModelFormatError(f"{where}: {side} do not match the model's {side}")
-            vector[side] = arrays
+            descs = _expect(raw.get(side), list, f"{where}.{side}")
+            if len(descs) != len(specs):
+                raise ModelFormatError(f"{where}.{side}: {len(descs)} arrays, the model has {len(specs)} {side}")
+
+            def fits(shape, spec, what):
+                if len(shape) < 2 or tuple(shape[1:]) != spec or shape[0] < 1:
+                    return (f"{what}: shape {short_shape(shape)} is not (rows >= 1, *{spec}), "
+                            f"the model's {side[:-1]} shape with a batch axis")
+                return budget.add_test_array(shape, what)
+
+            vector[side] = [_array(d, decode, f"{where}.{side}[{i}]",
+                                   lambda shape, s=spec, w=f"{where}.{side}[{i}].shape": fits(shape, s, w))
+                            for i, (d, (_, spec)) in enumerate(zip(descs, specs))]
         if len({a.shape[0] for a in vector["inputs"] + vector["outputs"]}) != 1:
             raise ModelFormatError(f"{where}: batches of different sizes")
         vectors.append(vector)

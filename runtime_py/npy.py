@@ -14,8 +14,12 @@ MAGIC = b"\x93NUMPY"
 DTYPES = {"<f4": 4, "|u1": 1, "<u1": 1}
 
 
-def read_npy(archive: zipfile.ZipFile, member: str, what: str) -> tuple:
-    """Return (descr, shape, raw bytes) of one .npy member, checking sizes before reading data."""
+def read_npy(archive: zipfile.ZipFile, member: str, what: str, expected_shape=None, max_bytes=None) -> tuple:
+    """Return (descr, shape, raw bytes) of one .npy member, checking sizes before reading data.
+
+    expected_shape: the shape the manifest declares (refused before reading if the member's differs);
+    max_bytes: the most data bytes the member may hold.
+    """
     name = member + ".npy"
     try:
         info = archive.getinfo(name)
@@ -55,6 +59,11 @@ def read_npy(archive: zipfile.ZipFile, member: str, what: str) -> tuple:
             for dim in shape:
                 count *= dim
             size = count * DTYPES[descr]
+            if expected_shape is not None and shape != tuple(expected_shape):
+                raise ModelFormatError(f"{what}: member {member!r} has shape {shape}, declared "
+                                       f"{tuple(expected_shape)}")
+            if max_bytes is not None and size > max_bytes:
+                raise ModelFormatError(f"{what}: member {name!r} holds {size:,} bytes, more than {max_bytes:,}")
             offset = (10 if major == 1 else 12) + header_len
             if info.file_size != offset + size:
                 raise ModelFormatError(

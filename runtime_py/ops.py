@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from runtime_py.activations import activation_input_shape, check_activation_record
 from runtime_py.errors import ModelFormatError
+from runtime_py.limits import MAX_REPEAT
 
 def size_of(shape) -> int:
     count = 1
@@ -141,6 +142,8 @@ def check_repeat(node, input_shapes) -> None:
     shape = _one_input(node, input_shapes)
     _check_weights(node, {})
     n = _attr(node, "n", (int,))
+    if n > MAX_REPEAT:
+        _fail(node, f"repeats {n:,} times; kerasless supports at most {MAX_REPEAT:,}")
     if len(shape) != 1 or n <= 0 or tuple(node["shape"]) != (n, shape[0]):
         _fail(node, f"cannot repeat an input of shape {tuple(shape)} {n} times into {tuple(node['shape'])}")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from exporter.activations import convert_activation
 from exporter.converters import LAYERS, supported_layers
 from exporter.errors import ExportError
+from runtime_py.limits import MAX_NODES, MAX_REPEAT, MAX_SAMPLE_FLOATS, json_problem, shape_problem
 
 MAX_CONFIG_BYTES = 64 * 2 ** 20  # a model config is kilobytes; refuse absurd sizes before reading
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -68,6 +69,9 @@ def _read_h5(path: Path) -> dict:
 
 
 def _parse(text, path: Path, what: str) -> dict:
+    problem = json_problem(text)
+    if problem:
+        raise ExportError(f"{path}: {what} {problem} (SECURITY.md lists the limits)")
     try:
         config = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -84,7 +88,9 @@ def check_config(config: dict, path: Path) -> None:
         raise ExportError(f"{path}: the model is a {class_name!r}; only Sequential and functional models are "
                           f"supported (subclassed models carry Python code)")
     _check_objects(config, path, "the model")
-    _check_layers(config, path, ())
+    counted = _check_layers(config, path, ())
+    if counted > MAX_NODES:
+        raise ExportError(f"{path}: the model has {counted:,} layers; kerasless supports at most {MAX_NODES:,}")
 
 
 def _layer_label(layer: dict, scope: tuple) -> str:
@@ -93,11 +99,13 @@ def _layer_label(layer: dict, scope: tuple) -> str:
     return "/".join(scope + (str(name),))
 
 
-def _check_layers(model: dict, path: Path, scope: tuple) -> None:
+def _check_layers(model: dict, path: Path, scope: tuple) -> int:
+    """Check every layer, nested models too; return how many layers there are."""
     config = model.get("config")
     layers = config.get("layers") if isinstance(config, dict) else None
     if not isinstance(layers, list):
         raise ExportError(f"{path}: model {'/'.join(scope) or 'config'} has no layer list")
+    count = len(layers)
     for layer in layers:
         if not isinstance(layer, dict):
             raise ExportError(f"{path}: malformed layer entry in the model config")
@@ -106,11 +114,41 @@ def _check_layers(model: dict, path: Path, scope: tuple) -> None:
         if class_name in CODE_CLASSES:
             raise ExportError(f"layer {label!r} ({class_name}) carries Python code, which kerasless never runs; "
                               f"rewrite it with built-in layers (supported: {supported_layers()})")
+        _check_declared_sizes(layer, label, class_name)
         if class_name in MODEL_CLASSES:
-            _check_layers(layer, path, scope + (label.split("/")[-1],))
+            count += _check_layers(layer, path, scope + (label.split("/")[-1],))
         elif class_name not in LAYERS:
             raise ExportError(f"layer {label!r} ({class_name}) is not supported; "
                               f"supported layers: {supported_layers()}")
+    return count
+
+
+def _check_declared_sizes(layer: dict, label: str, class_name) -> None:
+    """Refuse sizes beyond runtime_py.limits that the config states outright, before Keras allocates them.
+
+    Input shapes, Dense units, RepeatVector n and Reshape targets; everything else is checked
+    on the graph, and weights are capped by the front-ends.
+    """
+    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    where = f"layer {label!r} ({class_name})"
+    shapes = []
+    if class_name == "InputLayer":
+        shape = config.get("batch_shape", config.get("batch_input_shape"))
+        if isinstance(shape, list) and len(shape) > 1:
+            shapes.append(("input shape", shape[1:]))
+    elif class_name == "Reshape" and isinstance(config.get("target_shape"), list):
+        shapes.append(("target_shape", config["target_shape"]))
+    elif class_name == "Dense":
+        shapes.append(("units", [config.get("units")]))
+    elif class_name == "RepeatVector":
+        n = config.get("n")
+        if type(n) is int and n > MAX_REPEAT:
+            raise ExportError(f"{where}: n={n:,} repeats; kerasless supports at most {MAX_REPEAT:,} (SECURITY.md)")
+    for what, shape in shapes:
+        if all(type(d) is int and d > 0 for d in shape):
+            problem = shape_problem(shape, f"{where}: {what}", MAX_SAMPLE_FLOATS)
+            if problem:
+                raise ExportError(f"{problem} (SECURITY.md lists the limits)")
 
 
 def _check_objects(value, path: Path, where: str) -> None:

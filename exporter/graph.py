@@ -8,9 +8,12 @@ flattened; each layer call becomes zero or more IR nodes.
 
 from __future__ import annotations
 
+from collections import deque
+
 from exporter.converters import LAYERS, LayerCall, supported_layers
 from exporter.errors import ExportError
 from exporter.ir import Graph, LayerInfo, Node, TensorSpec
+from runtime_py.limits import MAX_NODES, Budget
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
@@ -45,6 +48,17 @@ def _layer_name(layer_cfg: dict) -> str:
     name = layer_cfg.get("name") or (layer_cfg.get("config") or {}).get("name")
     if not isinstance(name, str) or not name:
         raise ExportError(f"a {layer_cfg.get('class_name', 'layer')} in the model config has no name")
+    check_name(name, f"a {layer_cfg.get('class_name', 'layer')} in the model config")
+    return name
+
+
+def check_name(name: str, what: str) -> str:
+    """Refuse a name that no output file can hold: text that is not valid Unicode (an unpaired surrogate)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ExportError(f"{what} is named {ascii(name)[:200]}, which is not valid Unicode text "
+                          "(an unpaired surrogate); rename it") from None
     return name
 
 
@@ -100,17 +114,28 @@ class _Builder:
         self.nodes = []
         self.layers = []
         self.shapes = {}
+        self.next_suffix = {}
+        self.budget = Budget()  # runtime_py.limits, checked on every shape before test vectors are made
+
+    @staticmethod
+    def _within_limits(problem) -> None:
+        if problem:
+            raise ExportError(f"{problem} (SECURITY.md lists the limits)")
 
     def _unique(self, name: str) -> str:
-        candidate, k = name, 1
-        while candidate in self.shapes:
-            candidate, k = f"{name}_{k}", k + 1
-        return candidate
+        if name not in self.shapes:
+            return name
+        k = self.next_suffix.get(name, 1)  # remembered, so many equal names cost linear time
+        while f"{name}_{k}" in self.shapes:
+            k += 1
+        self.next_suffix[name] = k + 1
+        return f"{name}_{k}"
 
     def _add_input(self, layer_cfg: dict) -> str:
         name = _layer_name(layer_cfg)
         shape = _input_spec(layer_cfg, name)
         tensor = self._unique(name)
+        self._within_limits(self.budget.add_tensor(shape, f"input {name!r}: shape"))
         self.shapes[tensor] = shape
         self.inputs.append(TensorSpec(tensor, shape))
         return tensor
@@ -171,37 +196,62 @@ class _Builder:
                 raise ExportError(f"model input {ref[0]!r} is not an InputLayer of the model")
             tensors[ref] = self._add_input(layer_cfg) if bound is None else bound[k]
 
-        pending = []
-        for layer_cfg in layers:
-            if layer_cfg.get("class_name") == "InputLayer":
-                continue
-            nodes = layer_cfg.get("inbound_nodes")
-            if not isinstance(nodes, list):
-                raise ExportError(f"layer {_layer_name(layer_cfg)!r} has malformed inbound_nodes")
-            pending.extend((layer_cfg, index, node) for index, node in enumerate(nodes))
-        while pending:
-            waiting = []
-            for layer_cfg, index, node in pending:
-                name = _layer_name(layer_cfg)
-                where = f"layer {name!r} ({layer_cfg.get('class_name')})"
-                if not isinstance(node, dict):
-                    raise ExportError(f"{where}: malformed inbound node (a Keras 2 file? it needs the Keras front-end)")
-                refs = _tensor_refs(node.get("args", []), where)
-                if not all(ref in tensors for ref in refs):
-                    waiting.append((layer_cfg, index, node))
-                    continue
-                _check_kwargs(node.get("kwargs", {}), where)
-                outputs = self._call(layer_cfg, path, [tensors[ref] for ref in refs], index)
-                for t, tensor in enumerate(outputs):
-                    tensors[(name, index, t)] = tensor
-            if len(waiting) == len(pending):
-                names = sorted({_layer_name(c) for c, _, _ in waiting})
-                raise ExportError(f"cannot wire layers {', '.join(names)}: their inputs are never produced")
-            pending = waiting
+        self._run_calls(layers, path, tensors)
         missing = [ref for ref in output_refs if ref not in tensors]
         if missing:
             raise ExportError(f"model output {missing[0]!r} is not produced by any layer")
         return [tensors[ref] for ref in output_refs]
+
+    def _run_calls(self, layers: list, path: tuple, tensors: dict) -> None:
+        """Run every layer call once its input tensors exist (Kahn's algorithm over tensor refs).
+
+        A call waits on the refs it still lacks; producing a ref releases exactly the calls
+        waiting on it, so the work is linear in calls and refs whatever order the file lists them in.
+        """
+        calls = []  # (layer_cfg, call index, inbound node, refs, where)
+        for layer_cfg in layers:
+            if layer_cfg.get("class_name") == "InputLayer":
+                continue
+            nodes = layer_cfg.get("inbound_nodes")
+            where = f"layer {_layer_name(layer_cfg)!r} ({layer_cfg.get('class_name')})"
+            if not isinstance(nodes, list):
+                raise ExportError(f"{where}: malformed inbound_nodes")
+            for index, node in enumerate(nodes):
+                if not isinstance(node, dict):
+                    raise ExportError(f"{where}: malformed inbound node (a Keras 2 file? it needs the Keras front-end)")
+                calls.append((layer_cfg, index, node, _tensor_refs(node.get("args", []), where), where))
+        if len(calls) > MAX_NODES:
+            raise ExportError(f"the model has {len(calls):,} layer calls; kerasless supports at most {MAX_NODES:,}")
+        waiting = {}  # ref -> positions of the calls that need it
+        missing = []
+        ready = deque()
+        for position, (_, _, _, refs, _) in enumerate(calls):
+            lacking = {ref for ref in refs if ref not in tensors}
+            missing.append(len(lacking))
+            for ref in lacking:
+                waiting.setdefault(ref, []).append(position)
+            if not lacking:
+                ready.append(position)
+        done = 0
+        while ready:
+            layer_cfg, index, node, refs, where = calls[ready.popleft()]
+            _check_kwargs(node.get("kwargs", {}), where)
+            outputs = self._call(layer_cfg, path, [tensors[ref] for ref in refs], index)
+            done += 1
+            name = _layer_name(layer_cfg)
+            for t, tensor in enumerate(outputs):
+                ref = (name, index, t)
+                if ref in tensors:
+                    continue
+                tensors[ref] = tensor
+                for position in waiting.pop(ref, ()):
+                    missing[position] -= 1
+                    if missing[position] == 0:
+                        ready.append(position)
+        if done < len(calls):
+            names = sorted({_layer_name(c[0]) for c, left in zip(calls, missing) if left})
+            shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+            raise ExportError(f"cannot wire layers {shown}: their inputs are never produced")
 
     def _call(self, layer_cfg: dict, path: tuple, inputs: list, call_index: int) -> list:
         name = _layer_name(layer_cfg)
@@ -232,6 +282,11 @@ class _Builder:
         base = display if call_index == 0 else f"{display}#{call_index}"
         current = inputs
         for k, op in enumerate(ops):
+            where = f"layer {display!r} ({class_name})"
+            self._within_limits(self.budget.add_node())
+            self._within_limits(self.budget.add_tensor(tuple(op.shape), f"{where}: output shape"))
+            for key, value in op.weights.items():
+                self._within_limits(self.budget.add_weight(tuple(value.shape), f"{where}: weight {key!r} shape"))
             tensor = self._unique(base if k == len(ops) - 1 else f"{base}.{k}")
             self.nodes.append(Node(tensor, op.op, list(current), tuple(op.shape), op.attrs, op.weights,
                                    display, class_name))

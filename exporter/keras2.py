@@ -260,12 +260,12 @@ def _hard_sigmoid_nodes(node: Node, graph) -> list:
     return nodes
 
 
-def _unit_norm_nodes(node: Node, graph) -> list:
+def _unit_norm_nodes(node: Node, shapes: dict) -> list:
     """Keras 2's Dot(normalize=True): l2_normalize each input (squared sum clamped at 1e-12), then the dot."""
     nodes, inputs = [], []
     for k, source in enumerate(node.inputs):
         name = f"{node.name}.l2_normalize{k}"
-        shape = graph.tensor_shapes()[source]
+        shape = shapes[source]
         nodes.append(Node(name, "unit_norm", [source], tuple(shape), {"epsilon": L2_EPSILON, "clamp": "square_sum"},
                           {}, node.layer, node.layer_class))
         inputs.append(name)
@@ -274,16 +274,13 @@ def _unit_norm_nodes(node: Node, graph) -> list:
     return nodes
 
 
-def _call_of(node: Node, layer: str) -> bool:
-    return node.layer == layer
-
-
 def correct_graph(graph, corrections: list) -> list:
     """Make a Keras 2 file's graph compute Keras 2's formulas; return summary notes."""
     notes = []
-    by_kind = {}
+    by_kind = {}  # kind -> layer -> correction: one lookup per node, linear in nodes and corrections
     for correction in corrections:
-        by_kind.setdefault(correction.kind, []).append(correction)
+        by_kind.setdefault(correction.kind, {})[correction.layer] = correction
+    shapes = graph.tensor_shapes()
     rewritten = []
     hard_sigmoid_layers = set()
     for node in graph.nodes:
@@ -293,24 +290,21 @@ def correct_graph(graph, corrections: list) -> list:
             hard_sigmoid_layers.add(node.layer)
             continue
         fixed = node
-        for correction in by_kind.get("thresholded_relu", []):
-            if _call_of(node, correction.layer) and node.op == "activation":
-                theta = float(correction.params["theta"])
-                node.attrs = {"activation": make_record("threshold", node.layer, threshold=theta,
-                                                        default_value=0.0)}
-                node.layer_class = "ThresholdedReLU"
-        for correction in by_kind.get("l2_normalize", []):
-            if _call_of(node, correction.layer) and node.op == "unit_norm":
-                node.attrs = {"epsilon": L2_EPSILON, "clamp": "square_sum"}
-        for correction in by_kind.get("dot_l2_normalize", []):
-            if _call_of(node, correction.layer) and node.op == "dot" and node.attrs.get("normalize"):
-                rewritten.extend(_unit_norm_nodes(node, graph))
-                fixed = None
+        correction = by_kind.get("thresholded_relu", {}).get(node.layer)
+        if correction is not None and node.op == "activation":
+            theta = float(correction.params["theta"])
+            node.attrs = {"activation": make_record("threshold", node.layer, threshold=theta, default_value=0.0)}
+            node.layer_class = "ThresholdedReLU"
+        if node.layer in by_kind.get("l2_normalize", {}) and node.op == "unit_norm":
+            node.attrs = {"epsilon": L2_EPSILON, "clamp": "square_sum"}
+        if node.layer in by_kind.get("dot_l2_normalize", {}) and node.op == "dot" and node.attrs.get("normalize"):
+            rewritten.extend(_unit_norm_nodes(node, shapes))
+            fixed = None
         if fixed is not None:
             rewritten.append(fixed)
     graph.nodes = rewritten
     for info in graph.layers:
-        if any(c.kind == "thresholded_relu" and c.layer == info.name for c in corrections):
+        if info.name in by_kind.get("thresholded_relu", {}):
             info.class_name = "ThresholdedReLU"
     if hard_sigmoid_layers:
         notes.append(f"note: Keras 2 file: hard_sigmoid computed as Keras 2 did, clip(0.2x + 0.5, 0, 1), in "

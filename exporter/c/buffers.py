@@ -77,26 +77,31 @@ def plan_buffers(graph: Graph) -> Buffers:
     # events: (node, floats in scratch (0: it lives elsewhere), the owner it overwrites in place or None,
     #          owners whose floats are free after this node)
     events, in_place = [], {}
-    live, lower_bound = set(), 0
+    live, live_floats, lower_bound = set(), 0, 0
     for i, node in steps:
         if node.op == "reshape":
             continue
         dying = sorted({root[t] for t in node.inputs if in_scratch(root[t]) and last_use[root[t]] == i})
+        dying_set = set(dying)
         if not in_scratch(node.name):
             events.append((node.name, 0, None, dying))
-            live -= set(dying)
-            continue
-        size = sizes[node.name]
-        reuse = None
-        if node.op in IN_PLACE_OPS:
-            reuse = next((t for t in node.inputs if root[t] in dying and sizes[root[t]] == size), None)
-        if reuse is not None:
-            in_place[node.name] = reuse
-        lower_bound = max(lower_bound, sum(sizes[o] for o in live) + (0 if reuse else size))
-        if last_use[node.name] == i:  # never read (only when a graph has a dead end): free at once
-            dying.append(node.name)
-        events.append((node.name, size, reuse and root[reuse], dying))
-        live = (live | {node.name}) - set(dying)
+        else:
+            size = sizes[node.name]
+            reuse = None
+            if node.op in IN_PLACE_OPS:
+                reuse = next((t for t in node.inputs if root[t] in dying_set and sizes[root[t]] == size), None)
+            if reuse is not None:
+                in_place[node.name] = reuse
+            lower_bound = max(lower_bound, live_floats + (0 if reuse else size))
+            if last_use[node.name] == i:  # never read (only when a graph has a dead end): free at once
+                dying.append(node.name)
+            events.append((node.name, size, reuse and root[reuse], dying))
+            live.add(node.name)
+            live_floats += size
+        for owner in dying:
+            if owner in live:
+                live.remove(owner)
+                live_floats -= sizes[owner]
 
     inputs_of = {node.name: [root[t] for t in node.inputs] for _, node in steps}
     best = None
@@ -105,6 +110,12 @@ def plan_buffers(graph: Graph) -> Buffers:
         if best is None or floats < best[1]:
             best = (offset, floats)
     return Buffers(root, needed, output_home, copies, best[0], in_place, last_use, best[1], lower_bound)
+
+
+# Live regions beyond which a new tensor is placed above all of them instead of in a gap: searching
+# the gaps costs time in the number of live regions, so a graph keeping thousands of tensors alive
+# (one merge of every earlier layer) would take quadratic time. Chains and usual graphs stay far below.
+CROWDED = 64
 
 
 def _place(events, inputs_of, limit, strategy):
@@ -120,6 +131,10 @@ def _place(events, inputs_of, limit, strategy):
         if size and overwritten is not None:
             offset[name] = offset[overwritten]
             regions[name] = regions.pop(overwritten)
+        elif size and len(regions) > CROWDED:  # above everything used so far: linear time for any graph
+            offset[name] = floats
+            regions[name] = (floats, floats + size)
+            floats += size
         elif size:
             taken = sorted(regions.values())
             gaps, start = [], 0

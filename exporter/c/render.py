@@ -30,9 +30,15 @@ def _vector_table(vectors: list, which: str, count: int) -> np.ndarray:
     return np.concatenate(batches, axis=0)
 
 
+# Columns padded to the longest name, up to this width: one very long name must not pad every line
+# of the banner (a 1 MB name in a model of 20,000 layers would make a 20 GB header).
+MAX_ALIGN = 40
+
+
 def to_header(graph: Graph, vectors: list, producer: dict) -> bytes:
     """Render the C header for the graph (a WRITERS entry: graph, test vectors, producer -> bytes)."""
     plan = plan_forward(graph)
+    shapes = graph.tensor_shapes()
     inputs = _vector_table(vectors, "inputs", len(graph.inputs))
     outputs = _vector_table(vectors, "outputs", len(graph.outputs))
     input_total = sum(t["size"] for t in plan.inputs)
@@ -49,12 +55,12 @@ def to_header(graph: Graph, vectors: list, producer: dict) -> bytes:
         "plan": plan,
         "layers": [
             {"name": c_comment(node.layer), "class_name": c_comment(node.layer_class), "op": node.op,
-             "input": " + ".join(shape_text(graph.tensor_shapes()[t]) for t in node.inputs),
+             "input": " + ".join(shape_text(shapes[t]) for t in node.inputs),
              "output": shape_text(node.shape)}
             for node in graph.nodes
         ],
-        "layer_width": max((len(c_comment(n.layer)) for n in graph.nodes), default=0),
-        "class_width": max((len(c_comment(n.layer_class)) for n in graph.nodes), default=0),
+        "layer_width": min(max((len(c_comment(n.layer)) for n in graph.nodes), default=0), MAX_ALIGN),
+        "class_width": min(max((len(c_comment(n.layer_class)) for n in graph.nodes), default=0), MAX_ALIGN),
         "single": len(graph.inputs) == 1 and len(graph.outputs) == 1,
         "batch": plan_batch(graph, plan),
         "parameters": graph.parameter_count(),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from exporter import __version__
-from exporter.errors import ExportError
+from exporter.errors import ExportError, Interrupted
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,6 +30,9 @@ def parse_args(argv):
                              "files (h5py and zipfile only, no TensorFlow; Keras 2 files keep Keras 2's formulas; "
                              "test vectors from kerasless's numpy runtime). Default: keras if TensorFlow is "
                              "installed, else files")
+    parser.add_argument("--print-sha256", action="store_true",
+                        help="print the sha256 of every file written, as sha256sum does, to pin it with "
+                             "runtime_py.load(path, sha256=...)")
     parser.add_argument("--version", action="version", version=f"kerasless {__version__}")
     return parser.parse_args(argv)
 
@@ -44,7 +48,7 @@ def print_summary(result, model) -> None:
               else f"Keras {result.keras_version}")
     print(f"{model}: {origin}, {len(graph.layers)} layers, "
           f"{graph.parameter_count():,} parameters ({_size(graph.weight_bytes())} of float32 weights)")
-    width = max((len(layer.name) for layer in graph.layers), default=0)
+    width = min(max((len(layer.name) for layer in graph.layers), default=0), 40)  # a long name pads no other line
     for layer in graph.layers:
         shapes = ", ".join(str(s) for s in layer.input_shapes)
         print(f"  {layer.name:<{width}}  {layer.class_name:<14} {shapes} -> {layer.output_shape}"
@@ -70,19 +74,43 @@ def print_summary(result, model) -> None:
               "not against Keras (the files record producer reference \"kerasless\")")
 
 
+def _interrupt(signum, frame):
+    raise Interrupted(signum)
+
+
 def main(argv=None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a name that is not valid text must not end the program
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    handlers, written = {}, False
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # raise Interrupted, so every temp file is removed
+            handlers[signum] = signal.signal(signum, _interrupt)
+    except ValueError:  # not the main thread: keep the default handlers
+        pass
     try:
         from exporter.export import export
 
         result = export(args.model, args.output, args.name, frontend=args.frontend)
+        written = True
+        print_summary(result, args.model)
+        if args.print_sha256:
+            for written in result.written:
+                print(f"{written.sha256}  {written.path}")
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; no output was written", file=sys.stderr)
-        return 130
-    print_summary(result, args.model)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        if written or getattr(exc, "written", False):
+            print("error: interrupted after every output file was written", file=sys.stderr)
+        else:
+            print("error: interrupted; every output file is as it was", file=sys.stderr)
+        return 128 + signum
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     return 0
 
 

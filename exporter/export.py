@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
+import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from exporter.c.forward import header_unsupported
 from exporter.c.identifiers import c_identifier, check_prefix
 from exporter.c.render import to_header
-from exporter.errors import ExportError
+from exporter.errors import ExportError, Interrupted
 from exporter.graph import build_graph
 from exporter.ir import Graph
 from exporter.model_file import to_json, to_npz
@@ -28,6 +29,7 @@ class Written:
     path: Path
     size: int
     max_error: float | None = None  # max |runtime - Keras| over the embedded vectors
+    sha256: str = ""  # of the file's bytes: what runtime_py.load(path, sha256=...) pins
 
 
 @dataclass
@@ -47,6 +49,8 @@ def check_model_path(model: Path) -> None:
         raise ExportError(f"{model}: no such file")
     if model.is_dir():
         raise ExportError(f"{model}: is a directory, not a Keras model file")
+    if not stat.S_ISREG(model.stat().st_mode):
+        raise ExportError(f"{model}: is not a regular file (a device, FIFO or socket)")
     if model.suffix.lower() not in MODEL_SUFFIXES:
         raise ExportError(f"{model}: unknown extension {model.suffix!r}; expected one of {', '.join(MODEL_SUFFIXES)}")
     if not os.access(model, os.R_OK):
@@ -144,9 +148,14 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     documents = {t: WRITERS[t.suffix.lower()](graph, vectors, producer) for t in targets}
     errors = {t: _runtime_error(t.suffix.lower(), data) for t, data in documents.items()}
     write_all(documents)
-    result = ExportResult(graph, loaded.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors),
-                          notes=notes, frontend=frontend, reference=reference)
-    result.written = [Written(t, len(documents[t]), errors[t]) for t in targets]
+    try:
+        result = ExportResult(graph, loaded.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors),
+                              notes=notes, frontend=frontend, reference=reference)
+        result.written = [Written(t, len(documents[t]), errors[t], hashlib.sha256(documents[t]).hexdigest())
+                          for t in targets]
+    except Interrupted as exc:
+        exc.written = True
+        raise
     return result
 
 

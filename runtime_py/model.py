@@ -486,6 +486,31 @@ class Model:
                 position += 1
         return [slots[s] for s in self._output_slots]
 
+    # ---- gradients and inversion (runtime_py/gradient.py, runtime_py/invert.py) -------------
+
+    def gradient(self, x, output=None):
+        """Return d y[output] / d x for every row of x: one batch per model input, in Keras's input shapes.
+
+        output: a flat index over every output value (the outputs flattened row-major and
+        concatenated in the model's order), a pair (output position or name, flat index), or a list
+        of those, one per row; it may be left out when the model has a single output value.
+        """
+        from runtime_py.gradient import input_gradient
+
+        return input_gradient(self, x, output)
+
+    def jacobian(self, x):
+        """Return every output value's gradient: per input, (rows, all output values, *input shape)."""
+        from runtime_py.gradient import jacobian
+
+        return jacobian(self, x)
+
+    def invert(self, y, max_condition=None):
+        """Return the inputs that give outputs y, for a chain of invertible nodes; raise NotInvertibleError otherwise."""
+        from runtime_py.invert import invert
+
+        return invert(self, y, max_condition)
+
     # ---- self-check -------------------------------------------------------------------
 
     def verify(self) -> float:

@@ -1,5 +1,5 @@
 """The registry is the single source of truth: every op has a Python kernel, a numpy kernel, a C kernel,
-a validator and a test row, and docs/layers.md is generated from it."""
+backward rules in all three, a validator and a test row, and docs/layers.md is generated from it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pytest
 from conftest import ROOT
 from exporter import layer_docs
 from exporter.converters import OPS
-from runtime_py import kernels_numpy, kernels_python
+from runtime_py import activations as runtime_activations
+from runtime_py import (activations_backward_numpy, activations_backward_python, backward_numpy, backward_python,
+                        kernels_numpy, kernels_python)
 from runtime_py.ops import OPS as RUNTIME_OPS
 
 KERNEL_OPS = sorted(set(OPS) - {"activation"})  # "activation" dispatches to the activation kernels
@@ -39,6 +41,32 @@ def test_no_kernel_without_an_op():
     for module in (kernels_python, kernels_numpy):
         extra = {name[:-len("_forward")] for name in dir(module) if name.endswith("_forward")} - set(OPS)
         assert not extra, f"{module.__name__} has kernels for unknown ops {extra}"
+
+
+@pytest.mark.parametrize("op", KERNEL_OPS)
+def test_op_has_a_backward_rule_in_every_runtime(op):
+    for module in (backward_python, backward_numpy):
+        assert callable(getattr(module, f"{op}_backward", None)), f"{module.__name__}.{op}_backward missing"
+
+
+@pytest.mark.parametrize("name", sorted(runtime_activations.ACTIVATIONS))
+def test_activation_has_a_backward_rule_in_every_runtime(name):
+    import inspect
+
+    params = runtime_activations.ACTIVATIONS[name]
+    for module in (activations_backward_python, activations_backward_numpy):
+        rule = getattr(module, f"{name}_backward", None)
+        assert callable(rule), f"{module.__name__}.{name}_backward missing"
+        got = tuple(inspect.signature(rule).parameters)
+        assert got == ("grad", "x", "y", "rows", "n") + params, f"{module.__name__}.{name}_backward{got}"
+
+
+def test_no_backward_rule_without_an_op_or_activation():
+    for module, known in ((backward_python, OPS), (backward_numpy, OPS),
+                          (activations_backward_python, runtime_activations.ACTIVATIONS),
+                          (activations_backward_numpy, runtime_activations.ACTIVATIONS)):
+        extra = {name[:-len("_backward")] for name in dir(module) if name.endswith("_backward")} - set(known)
+        assert not extra, f"{module.__name__} has backward rules for unknown names {extra}"
 
 
 def test_every_op_has_a_test_row(keras):

@@ -33,6 +33,9 @@ def parse_args(argv):
     parser.add_argument("--print-sha256", action="store_true",
                         help="print the sha256 of every file written, as sha256sum does, to pin it with "
                              "runtime_py.load(path, sha256=...)")
+    parser.add_argument("--gradients", action="store_true",
+                        help="also give the C header NAME_input_gradient (d output value / d input), checked by "
+                             "NAME_selftest against TensorFlow's gradients")
     parser.add_argument("--version", action="version", version=f"kerasless {__version__}")
     return parser.parse_args(argv)
 
@@ -66,6 +69,14 @@ def print_summary(result, model) -> None:
 
             check += (f"; {_size(graph.weight_bytes())} static weights, "
                       f"{_size(4 * scratch_floats(graph))} stack per predict; check it with {graph.name}_selftest()")
+            if result.gradient_error is not None:
+                from exporter.c.gradients import gradient_floats
+                from exporter.gradient_vectors import GRADIENT_ROWS
+
+                check += (f"; {graph.name}_input_gradient: {_size(4 * gradient_floats(graph))} stack, checked by "
+                          f"{graph.name}_selftest on {min(GRADIENT_ROWS, result.vector_rows)} rows "
+                          + (f"(runtime_py max |error| vs TensorFlow {result.gradient_error:.3g})"
+                             if result.reference == "keras" else "(gradients from kerasless's numpy runtime)"))
         print(f"wrote {written.path} ({_size(written.size)}{check})")
     for note in result.notes:
         print(note)
@@ -92,7 +103,7 @@ def main(argv=None) -> int:
     try:
         from exporter.export import export
 
-        result = export(args.model, args.output, args.name, frontend=args.frontend)
+        result = export(args.model, args.output, args.name, frontend=args.frontend, gradients=args.gradients)
         written = True
         print_summary(result, args.model)
         if args.print_sha256:

@@ -13,6 +13,7 @@ from exporter.c.forward import header_unsupported
 from exporter.c.identifiers import c_identifier, check_prefix
 from exporter.c.render import to_header
 from exporter.errors import ExportError, Interrupted
+from exporter.gradient_vectors import kerasless_gradients, make_gradient_check, runtime_gradient_error
 from exporter.graph import build_graph
 from exporter.ir import Graph
 from exporter.model_file import to_json, to_npz
@@ -40,6 +41,7 @@ class ExportResult:
     vector_rows: int = 0
     notes: list = field(default_factory=list)  # one line each, printed after the summary
     frontend: str = "keras"  # "keras" (Keras 3 on TensorFlow) or "files" (h5py/zipfile, no TensorFlow)
+    gradient_error: float | None = None  # --gradients: max |runtime_py gradient - reference| on the check rows
     reference: str = "keras"  # who computed the test vectors' outputs: "keras" or "kerasless" (a self-check)
 
 
@@ -122,22 +124,29 @@ def _load_from_files(model: Path, prefix: str) -> tuple:
     return loaded, graph, frontend_files.reference_predict(graph), list(loaded.notes)
 
 
-def export(model, outputs=(), name: str | None = None, frontend: str | None = None) -> ExportResult:
+def export(model, outputs=(), name: str | None = None, frontend: str | None = None,
+           gradients: bool = False) -> ExportResult:
     """Export MODEL to every path in outputs (format from the extension).
 
     frontend: "keras" (load with Keras 3 on TensorFlow; the test vectors are Keras's own outputs),
     "files" (read the file with h5py/zipfile; the vectors come from kerasless's numpy runtime), or None:
     Keras when TensorFlow and Keras are importable, else files.
+    gradients: give the C header NAME_input_gradient, checked by NAME_selftest on reference gradients
+    (TensorFlow's, or with the files front-end kerasless's own).
     """
     model = Path(model)
     frontend = choose_frontend(frontend)
     check_model_path(model)
     targets = plan_outputs(model, list(outputs))
+    if gradients and not any(t.suffix.lower() == ".h" for t in targets):
+        raise ExportError("--gradients adds NAME_input_gradient to the C header: ask for one with -o MODEL.h")
     prefix = check_prefix(name) if name is not None else c_identifier(model.stem)
 
     load = _load_with_keras if frontend == "keras" else _load_from_files
     loaded, graph, predict, notes = load(model, prefix)
     reference = "keras" if frontend == "keras" else "kerasless"
+    if gradients and header_unsupported(graph):
+        raise ExportError(f"cannot write a C header with gradients: {header_unsupported(graph)}")
     if not outputs and header_unsupported(graph):  # the default pair: still write the model file
         targets = [t for t in targets if t.suffix.lower() != ".h"]
         notes.append(f"no C header written: {header_unsupported(graph)}")
@@ -145,14 +154,21 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     producer = {"keras_version": loaded.keras_version,
                 "backend": loaded.backend if frontend == "keras" else "kerasless-numpy",
                 "source": model.name, "reference": reference}
-    documents = {t: WRITERS[t.suffix.lower()](graph, vectors, producer) for t in targets}
+    check = None
+    if gradients:
+        gradient = loaded.gradient if frontend == "keras" else kerasless_gradients(graph)
+        check = make_gradient_check(graph, vectors, gradient, "TensorFlow" if frontend == "keras" else "kerasless")
+    documents = {t: (to_header(graph, vectors, producer, check) if t.suffix.lower() == ".h" and check
+                     else WRITERS[t.suffix.lower()](graph, vectors, producer)) for t in targets}
     errors = {t: _runtime_error(t.suffix.lower(), data) for t, data in documents.items()}
+    gradient_error = runtime_gradient_error(graph, check) if check else None
     write_all(documents)
     try:
         result = ExportResult(graph, loaded.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors),
                               notes=notes, frontend=frontend, reference=reference)
         result.written = [Written(t, len(documents[t]), errors[t], hashlib.sha256(documents[t]).hexdigest())
                           for t in targets]
+        result.gradient_error = gradient_error
     except Interrupted as exc:
         exc.written = True
         raise

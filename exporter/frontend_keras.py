@@ -27,6 +27,7 @@ class LoadedModel:
     keras_version: str
     backend: str
     predict: Callable  # list of input batches -> list of output batches (numpy)
+    gradient: Callable | None = None  # (input batches, flat output index per row) -> input gradients (--gradients)
 
     def weights_for(self, path: tuple) -> list:
         return self.weights.get(path, [])
@@ -98,4 +99,7 @@ def load(path: Path) -> LoadedModel:
             result = model.predict(batches if len(batches) > 1 else batches[0], verbose=0)
         return list(result) if isinstance(result, (list, tuple)) else [result]
 
-    return LoadedModel(serialized, weights, keras.__version__, keras.backend.backend(), predict)
+    from exporter.gradient_vectors import keras_gradients
+
+    return LoadedModel(serialized, weights, keras.__version__, keras.backend.backend(), predict,
+                       keras_gradients(model))

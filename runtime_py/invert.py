@@ -19,7 +19,6 @@ from runtime_py.activations import ACTIVATIONS
 from runtime_py.activations_python import SELU_SCALE, SELU_SCALE_ALPHA, _f32
 from runtime_py.errors import NotInvertibleError
 from runtime_py.linalg import LU, SingularMatrixError
-from runtime_py.ops import size_of
 
 try:
     import numpy as _np

@@ -4,7 +4,9 @@ Each header is exported with its own --name prefix, so all of them can be includ
 translation unit (the kernels are shared through their include guards). The driver keeps a
 dispatch table by model index: `driver INDEX` runs model INDEX on float32 rows from stdin
 (every input of a sample, then the next sample) and writes every output of each row to
-stdout; `driver INDEX selftest` prints "failures max_abs_err" of NAME_selftest.
+stdout; `driver INDEX selftest` prints "failures max_abs_err" of NAME_selftest; for a header
+exported with --gradients, `driver INDEX gradient K` writes the gradient of output value K with
+respect to every input of each row (NAME_input_gradient_multi).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ class Entry:
     prefix: str
     n_inputs: int
     n_outputs: int
+    gradients: bool = False
 
 
 def _model_functions(k: int, e: Entry) -> str:
     P = e.prefix
     ins = ", ".join("in" + "".join(f" + {P}_INPUT_{j}_SIZE" for j in range(i)) for i in range(e.n_inputs))
+    grads = ", ".join("grad" + "".join(f" + {P}_INPUT_{j}_SIZE" for j in range(i)) for i in range(e.n_inputs))
     outs = ", ".join("out" + "".join(f" + {P}_OUTPUT_{j}_SIZE" for j in range(i)) for i in range(e.n_outputs))
     if e.n_inputs == 1 and e.n_outputs == 1:  # the one-sample API where the model has it
         body = f"    {P}_predict(in, out);"
@@ -44,7 +48,14 @@ static int selftest_{k}(float *err)
 {{
     return {P}_selftest(err);
 }}
-"""
+""" + (f"""
+static void gradient_{k}(const float *in, int index, float *grad)
+{{
+    const float *const inputs[{P}_NUM_INPUTS] = {{{ins}}};
+    float *const grads[{P}_NUM_INPUTS] = {{{grads}}};
+    {P}_input_gradient_multi(inputs, index, grads);
+}}
+""" if e.gradients else "")
 
 
 def driver_source(entries) -> str:
@@ -52,7 +63,7 @@ def driver_source(entries) -> str:
     includes = "\n".join(f'#include "{e.header.name}"' for e in entries)
     functions = "".join(_model_functions(k, e) for k, e in enumerate(entries))
     rows = ",\n".join(
-        f"    {{run_{k}, selftest_{k}, "
+        f"    {{run_{k}, selftest_{k}, {f'gradient_{k}' if e.gradients else 'NULL'}, "
         + " + ".join(f"{e.prefix}_INPUT_{j}_SIZE" for j in range(e.n_inputs)) + ", "
         + " + ".join(f"{e.prefix}_OUTPUT_{j}_SIZE" for j in range(e.n_outputs)) + "}"
         for k, e in enumerate(entries))
@@ -65,6 +76,7 @@ def driver_source(entries) -> str:
 struct model {{
     void (*run)(const float *in, float *out);
     int (*selftest)(float *err);
+    void (*gradient)(const float *in, int index, float *grad); /* NULL: exported without --gradients */
     int in_floats;  /* every input of one sample */
     int out_floats; /* every output of one sample */
 }};
@@ -86,6 +98,20 @@ int main(int argc, char **argv)
         float err = -1.0f;
         const int failures = m->selftest(&err);
         printf("%d %.9g\\n", failures, (double)err);
+        return 0;
+    }}
+    if (argc > 3 && strcmp(argv[2], "gradient") == 0 && m->gradient != NULL) {{
+        float *x = (float *)malloc((size_t)m->in_floats * sizeof(float));
+        float *grad = (float *)malloc((size_t)m->in_floats * sizeof(float));
+        if (x == NULL || grad == NULL) {{
+            return 3;
+        }}
+        while (fread(x, sizeof(float), (size_t)m->in_floats, stdin) == (size_t)m->in_floats) {{
+            m->gradient(x, atoi(argv[3]), grad);
+            fwrite(grad, sizeof(float), (size_t)m->in_floats, stdout);
+        }}
+        free(x);
+        free(grad);
         return 0;
     }}
     float *in = (float *)malloc((size_t)m->in_floats * sizeof(float));
@@ -112,9 +138,9 @@ class MultiModelProgram:
         self.entries = []
         self.index = {}  # key -> position in the dispatch table
 
-    def add(self, key, header: Path, prefix: str, n_inputs: int, n_outputs: int) -> None:
+    def add(self, key, header: Path, prefix: str, n_inputs: int, n_outputs: int, gradients: bool = False) -> None:
         self.index[key] = len(self.entries)
-        self.entries.append(Entry(Path(header), prefix, n_inputs, n_outputs))
+        self.entries.append(Entry(Path(header), prefix, n_inputs, n_outputs, gradients))
 
     def build(self, name="driver", cc="gcc", flags=(), opt="-O1") -> Path:
         """Compile every header into one program (strict flags; any warning fails the test)."""
@@ -132,6 +158,10 @@ class MultiModelProgram:
         """(failures, largest |error|) of the model's embedded test vectors."""
         failures, err = run(exe, self.index[key], "selftest").stdout.split()
         return int(failures), float(err)
+
+    def gradient(self, exe: Path, key, inputs, output_index: int) -> list:
+        """NAME_input_gradient_multi of output value output_index for each row: one array per model input."""
+        return run_rows(exe, [self.index[key], "gradient", output_index], inputs, [x.shape[1:] for x in inputs])
 
 
 # ---- finding generated names by the layer names in their comments (identifiers carry no layer names) ----

@@ -408,13 +408,17 @@ int main(int argc, char **argv)
 """
 
 
+def c_parameter_args(name: str) -> str:
+    """The activation's parameters as C arguments read from a driver's float array p (flags as int)."""
+    return "".join(f", (int)p[{i}]" if p in runtime_activations.FLAGS else f", p[{i}]"
+                   for i, p in enumerate(runtime_activations.ACTIVATIONS[name]))
+
+
 def c_driver_source() -> str:
     names = sorted(runtime_activations.ACTIVATIONS)
     branches = []
     for name in names:
-        params = runtime_activations.ACTIVATIONS[name]
-        args = "".join(f", (int)p[{i}]" if p in runtime_activations.FLAGS else f", p[{i}]"
-                       for i, p in enumerate(params))
+        args = c_parameter_args(name)
         extra = "\n        out_count = count / 2;" if name in HALVING else ""
         branches.append(f'    else if (strcmp(name, "{name}") == 0) {{\n'
                         f'        kl_{name}_forward(out, inp, rows, n{args});{extra}\n    }}')

@@ -78,8 +78,11 @@ def render(graph) -> str:
     from exporter.frontend_files import reference_predict
     from exporter.test_vectors import make_test_vectors
 
+    from exporter.gradient_vectors import kerasless_gradients, make_gradient_check
+
     vectors = make_test_vectors(graph, reference_predict(graph))
-    return to_header(graph, vectors, {"source": "hostile"}).decode("ascii")
+    check = make_gradient_check(graph, vectors, kerasless_gradients(graph), "kerasless")  # names of --gradients too
+    return to_header(graph, vectors, {"source": "hostile"}, check).decode("ascii")
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +157,8 @@ def test_every_declared_name_is_prefix_and_a_suffix_that_obeys_the_rule(headers)
             assert is_suffix(suffix), (prefix, name)
             suffixes.add(suffix)
     assert {"predict", "predict_multi", "predict_batch", "selftest", "INPUT_SIZE", "OUTPUT_SIZE", "SCRATCH_FLOATS",
-            "NUM_INPUTS", "BATCH_STACK_FLOATS", "node0_kernel", "node5_index", "INPUT_1_SIZE"} <= suffixes
+            "NUM_INPUTS", "BATCH_STACK_FLOATS", "node0_kernel", "node5_index", "INPUT_1_SIZE", "input_gradient",
+            "input_gradient_multi", "GRADIENT_FLOATS", "GRADIENT_ROWS", "gradient_index", "test_gradients"} <= suffixes
     assert suffix_rule_violations(suffixes | set(SUFFIXES)) == []
 
 

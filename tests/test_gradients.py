@@ -21,14 +21,14 @@ from exporter.frontend_keras import _collect_weights
 from exporter.graph import build_graph
 from exporter.model_file import to_json
 from exporter.test_vectors import make_inputs
-from gradient_parity import assert_gradient_parity, gradient_failures
+from gradient_parity import assert_gradient_parity
 from gradient_reference import finite_differences, pick_targets, rebuild_float64, tf_gradients
 from graph_cases import GRAPHS, build_graph_case, random_graph
 from layer_cases import build_case
 from runtime_py import activations as runtime_activations
 from runtime_py import activations_backward_numpy, activations_backward_python, activations_numpy, activations_python
-from test_activations import (HALVING, KERNEL_ROWS, build_models, kernel_inputs, model_batches, nonfinite_rows,
-                              record_of, sparsemax_borderline_rows)
+from test_activations import (HALVING, KERNEL_ROWS, build_models, c_parameter_args, kernel_inputs, model_batches,
+                              nonfinite_rows, record_of, sparsemax_borderline_rows)
 from test_graphs import RANDOM_SEEDS
 from test_layers import NAMES as LAYER_NAMES
 from zoo import MODELS, build_model
@@ -82,15 +82,21 @@ def run_rules(name, record, x, cotangent):
         return np.array(python_grad, np.float32).reshape(x.shape), numpy_grad.reshape(x.shape)
 
 
-@pytest.mark.parametrize("row", KERNEL_ROWS, ids=[r[0] for r in KERNEL_ROWS])
-def test_activation_rules_match_tensorflow(tf, row):
-    row_id, name, params, call = row
+def activation_case(tf, row) -> tuple:
+    """(x, cotangent, TensorFlow's gradient, the float64 one, the rows to judge) for a kernel row."""
+    _, name, _, call = row
     x = kernel_inputs()
     width = x.shape[1] // 2 if name in HALVING else x.shape[1]
     cotangent = np.random.default_rng(3).standard_normal((x.shape[0], width)).astype(np.float32)
     want = activation_vjp(tf, call, x, cotangent)
     exact = activation_vjp(tf, call, x.astype(np.float64), cotangent.astype(np.float64))
-    keep = ~odd_activation_rows(name, x)
+    return x, cotangent, want, exact, ~odd_activation_rows(name, x)
+
+
+@pytest.mark.parametrize("row", KERNEL_ROWS, ids=[r[0] for r in KERNEL_ROWS])
+def test_activation_rules_match_tensorflow(tf, row):
+    row_id, name, params, call = row
+    x, cotangent, want, exact, keep = activation_case(tf, row)
     for backend, got in zip(("python", "numpy"), run_rules(name, record_of(name, params), x, cotangent)):
         assert got.dtype == np.float32
         assert_gradient_parity(got[keep], want[keep], exact[keep], f"{row_id} [{backend}]")
@@ -158,29 +164,97 @@ class GradientCases:
         extreme = make_inputs(Spec)[2]
         return [[np.concatenate([a, b, c]) for a, b, c in zip(normal, scaled, extreme)]]
 
+    def reference(self, tf, table, name) -> tuple:
+        """(inputs, targets, TensorFlow's gradients, the float64 twin's): [target][input] arrays, cached."""
+        key = ("reference", table, name)
+        if key not in self.cache:
+            model, twin, ours = self.get(table, name)
+            targets = pick_targets([int(np.prod(t.shape)) for t in ours["numpy"].outputs])
+            inputs = self.inputs(table, name, model)[0]
+            self.cache[key] = (inputs, targets, tf_gradients(tf, model, inputs, targets),
+                               tf_gradients(tf, twin, inputs, targets))
+        return self.cache[key]
+
 
 @pytest.fixture(scope="module")
 def cases(keras):
     return GradientCases(keras)
 
 
-def check_model(tf, cases, table, name, most=12):
-    model, twin, ours = cases.get(table, name)
-    targets = pick_targets([int(np.prod(t.shape)) for t in ours['numpy'].outputs], most)
-    for inputs in cases.inputs(table, name, model):
-        want = tf_gradients(tf, model, inputs, targets)
-        exact = tf_gradients(tf, twin, inputs, targets)
-        for backend, runtime in ours.items():
-            for target, per_input, exact_per_input in zip(targets, want, exact):
-                got = runtime.gradient(inputs if len(inputs) > 1 else inputs[0], output=target)
-                got = got if len(inputs) > 1 else [got]
-                for k, (mine, theirs, truth) in enumerate(zip(got, per_input, exact_per_input)):
-                    assert_gradient_parity(mine, theirs, truth, f"{table} {name} [{backend}] d out[{target}] / d in{k}")
+@pytest.mark.parametrize("table, name", MODEL_CASES, ids=[f"{t}-{n}" for t, n in MODEL_CASES])
+def test_model_gradients_match_tensorflow(tf, cases, table, name):
+    inputs, targets, want, exact = cases.reference(tf, table, name)
+    for backend, runtime in cases.get(table, name)[2].items():
+        for target, per_input, exact_per_input in zip(targets, want, exact):
+            got = runtime.gradient(inputs if len(inputs) > 1 else inputs[0], output=target)
+            got = got if len(inputs) > 1 else [got]
+            for k, (mine, theirs, truth) in enumerate(zip(got, per_input, exact_per_input)):
+                assert_gradient_parity(mine, theirs, truth, f"{table} {name} [{backend}] d out[{target}] / d in{k}")
+
+
+# ---- the same models through headers exported with --gradients -------------------------------------
+
+
+def gradient_header(keras_model, prefix: str) -> bytes:
+    """The header export-model --gradients writes for the model (test vectors and gradients from Keras)."""
+    import keras
+
+    from exporter.c.render import to_header
+    from exporter.gradient_vectors import keras_gradients, make_gradient_check
+    from exporter.test_vectors import make_test_vectors
+
+    weights = {}
+    _collect_weights(keras_model, (), weights)
+    config = json.loads(json.dumps(keras.saving.serialize_keras_object(keras_model)))
+    graph = build_graph(config, lambda path: weights.get(path, []), prefix)
+
+    def predict(batches):
+        result = keras_model.predict_on_batch(batches if len(batches) > 1 else batches[0])
+        return list(result) if isinstance(result, (list, tuple)) else [result]
+
+    vectors = make_test_vectors(graph, predict)
+    check = make_gradient_check(graph, vectors, keras_gradients(keras_model), "TensorFlow")
+    return to_header(graph, vectors, {"source": "test"}, check)
+
+
+class GradientPrograms:
+    """One C program per table holding every model's --gradients header (one compile per table)."""
+
+    def __init__(self, cases, directory):
+        self.cases, self.directory, self.programs = cases, directory, {}
+
+    def get(self, table):
+        from cheader import MultiModelProgram
+
+        if table not in self.programs:
+            program = MultiModelProgram(self.directory / table)
+            program.directory.mkdir()
+            for position, (t, name) in enumerate(c for c in MODEL_CASES if c[0] == table):
+                model = self.cases.get(t, name)[0]
+                prefix = f"{table}{position}"
+                header = program.directory / f"{prefix}.h"
+                header.write_bytes(gradient_header(model, prefix))
+                program.add(name, header, prefix, len(model.inputs), len(model.outputs), gradients=True)
+            self.programs[table] = (program, program.build(opt="-O1"))
+        return self.programs[table]
+
+
+@pytest.fixture(scope="module")
+def programs(cases, tmp_path_factory):
+    return GradientPrograms(cases, tmp_path_factory.mktemp("gradient-headers"))
 
 
 @pytest.mark.parametrize("table, name", MODEL_CASES, ids=[f"{t}-{n}" for t, n in MODEL_CASES])
-def test_model_gradients_match_tensorflow(tf, cases, table, name):
-    check_model(tf, cases, table, name)
+def test_header_gradients_match_tensorflow(tf, cases, programs, table, name):
+    """NAME_input_gradient against tf.GradientTape, and NAME_selftest passes with its gradient rows."""
+    program, exe = programs.get(table)
+    inputs, targets, want, exact = cases.reference(tf, table, name)
+    for target, per_input, exact_per_input in zip(targets, want, exact):
+        got = program.gradient(exe, name, inputs, target)
+        for k, (mine, theirs, truth) in enumerate(zip(got, per_input, exact_per_input)):
+            assert_gradient_parity(mine, theirs, truth, f"{table} {name} [C] d out[{target}] / d in{k}")
+    failures, error = program.selftest(exe, name)
+    assert failures == 0, f"{table} {name}: NAME_selftest failed {failures} values (max |error| {error})"
 
 
 # ---- a second, independent reference: finite differences of the float64 model ----------------------
@@ -287,3 +361,195 @@ def test_an_input_the_output_ignores_gets_zeros(keras):
         grad_a, grad_b = runtime.gradient(x, output=2)  # from_b's value: a does not matter
         np.testing.assert_array_equal(grad_a, np.zeros((2, 3), np.float32))
         np.testing.assert_array_equal(grad_b, np.repeat(model.get_layer("from_b").get_weights()[0].T, 2, axis=0))
+
+
+# ---- C activation rules: one driver holds them all --------------------------------------------------
+
+C_DRIVER = r"""
+/* Backward activation driver: argv = name rows n params...; stdin: x (rows * n), then the cotangent. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+%(includes)s
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        return 2;
+    }
+    const char *name = argv[1];
+    const int rows = atoi(argv[2]), n = atoi(argv[3]);
+    float p[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int i = 4; i < argc && i < 8; i++) {
+        p[i - 4] = strtof(argv[i], NULL);
+    }
+    const size_t count = (size_t)rows * (size_t)n;
+    const int halving = strcmp(name, "glu") == 0;
+    const size_t out_count = halving ? count / 2 : count;
+    float *x = (float *)malloc(count * sizeof(float));
+    float *g = (float *)malloc(out_count * sizeof(float));
+    float *y = (float *)malloc(out_count * sizeof(float));
+    float *d = (float *)calloc(count, sizeof(float));
+    if (x == NULL || g == NULL || y == NULL || d == NULL || fread(x, sizeof(float), count, stdin) != count ||
+        fread(g, sizeof(float), out_count, stdin) != out_count) {
+        return 2;
+    }
+    if (0) {
+    }
+%(branches)s
+    else {
+        fprintf(stderr, "unknown activation %%s\n", name);
+        return 2;
+    }
+    fwrite(d, sizeof(float), count, stdout);
+    free(x);
+    free(g);
+    free(y);
+    free(d);
+    return 0;
+}
+"""
+
+
+def c_driver_source() -> str:
+    names = sorted(runtime_activations.ACTIVATIONS)
+    branches = []
+    for name in names:
+        args = c_parameter_args(name)
+        branches.append(f'    else if (strcmp(name, "{name}") == 0) {{\n'
+                        f'        kl_{name}_forward(y, x, rows, n{args});\n'
+                        f'        kl_{name}_backward(d, g, x, y, rows, n{args});\n    }}')
+    includes = "\n".join(f'#include "{name}.h"\n#include "backward/{name}.h"' for name in names)
+    return C_DRIVER % {"includes": includes, "branches": "\n".join(branches)}
+
+
+@pytest.fixture(scope="module")
+def c_driver(tmp_path_factory):
+    from cbuild import RUNTIME_C, build
+
+    directory = tmp_path_factory.mktemp("backward-kernels")
+    source = directory / "driver.c"
+    source.write_text(c_driver_source())
+    return build([source], directory / "driver", include=[RUNTIME_C], opt="-O2")
+
+
+def run_c_rule(driver, name, record, x, cotangent):
+    from cbuild import float32_bytes, read_float32, run
+
+    params = [record[p] for p in runtime_activations.ACTIVATIONS[name]]
+    args = [str(int(p)) if isinstance(p, bool) else float(p).hex() for p in params]
+    done = run(driver, name, x.shape[0], x.shape[1], *args, stdin=float32_bytes(x, cotangent))
+    return read_float32(done.stdout, x.shape)
+
+
+@pytest.mark.parametrize("row", KERNEL_ROWS, ids=[r[0] for r in KERNEL_ROWS])
+def test_c_activation_rules_match_tensorflow(tf, c_driver, row):
+    row_id, name, params, call = row
+    x, cotangent, want, exact, keep = activation_case(tf, row)
+    got = run_c_rule(c_driver, name, record_of(name, params), x, cotangent)
+    assert_gradient_parity(got[keep], want[keep], exact[keep], f"{row_id} [C]")
+
+
+@pytest.mark.parametrize("cc", ["clang", "g++", "clang++"])
+def test_c_backward_kernels_compile_warning_free(tmp_path, cc):
+    """Every backward kernel, activations and ops, in one translation unit (gcc: the driver build)."""
+    from cbuild import RUNTIME_C, build
+
+    ops = sorted(p.stem for p in (RUNTIME_C / "backward").glob("*.h"))
+    source = tmp_path / ("all.cpp" if cc.endswith("++") else "all.c")
+    source.write_text("".join(f'#include "backward/{op}.h"\n' for op in ops) + "int main(void) { return 0; }\n")
+    build([source], tmp_path / "all", cc=cc, include=[RUNTIME_C], opt="-O2")
+
+
+# ---- the header's gradient API: built only when asked, clean under every strict build ---------------
+
+GRADIENT_CALLS = {
+    "input_gradient": "float in[{P}_INPUT_SIZE] = {{0}};\n    float grad[{P}_INPUT_SIZE];\n"
+                      "    {P}_input_gradient(in, 0, grad);\n    return grad[0] == grad[0] ? 0 : 1;",
+    "input_gradient_multi": "float in[{P}_INPUT_0_SIZE] = {{0}};\n    float grad[{P}_INPUT_0_SIZE];\n"
+                            "    const float *const inputs[1] = {{in}};\n    float *const grads[1] = {{grad}};\n"
+                            "    {P}_input_gradient_multi(inputs, 0, grads);\n    return grad[0] == grad[0] ? 0 : 1;",
+    "selftest": "return {P}_selftest(NULL);",
+    "nothing": "return 0;",
+}
+
+
+@pytest.fixture(scope="module")
+def digits_gradient_header(zoo, tmp_path_factory):
+    from exporter.export import export
+
+    directory = tmp_path_factory.mktemp("gradient-api")
+    result = export(zoo.saved("digits", "h5"), [directory / "digits.h"], gradients=True)
+    return directory / "digits.h", result
+
+
+@pytest.mark.parametrize("variant", ["gcc-O0", "gcc-O2", "clang-O2", "g++", "clang++", "sanitize"])
+@pytest.mark.parametrize("calls", sorted(GRADIENT_CALLS))
+def test_gradient_header_builds_calling_one_function(digits_gradient_header, tmp_path, variant, calls):
+    from cbuild import SANITIZE, build, run
+
+    header, _ = digits_gradient_header
+    cc, opt = {"gcc-O0": ("gcc", "-O0"), "gcc-O2": ("gcc", "-O2"), "clang-O2": ("clang", "-O2"), "g++": ("g++", "-O2"),
+               "clang++": ("clang++", "-O2"), "sanitize": ("gcc", "-O1")}[variant]
+    source = tmp_path / ("main.cpp" if cc.endswith("++") else "main.c")
+    source.write_text(f'#include <stddef.h>\n#include "{header.name}"\n\nint main(void)\n{{\n    '
+                      + GRADIENT_CALLS[calls].format(P="digits") + "\n}\n")
+    run(build([source], tmp_path / "main", cc=cc, include=[header.parent], opt=opt,
+              flags=SANITIZE if variant == "sanitize" else ()))
+
+
+def test_gradient_floats_and_out_of_range_indices(digits_gradient_header, tmp_path):
+    """NAME_GRADIENT_FLOATS is what the exporter reports; an index outside the outputs gives NaN everywhere."""
+    from cbuild import build, run
+
+    from exporter.c.gradients import gradient_floats
+
+    header, result = digits_gradient_header
+    text = header.read_text()
+    assert f"#define digits_GRADIENT_FLOATS {gradient_floats(result.graph)} " in text
+    assert result.gradient_error is not None and result.gradient_error < 1e-5
+    source = tmp_path / "main.c"
+    source.write_text(f'#include <stdio.h>\n#include "{header.name}"\n\nint main(void)\n{{\n'
+                      "    float in[digits_INPUT_SIZE] = {0};\n    float grad[digits_INPUT_SIZE];\n"
+                      "    int nan = 0;\n    const int indices[3] = {-1, 10, 1000};\n"
+                      "    for (int i = 0; i < 3; i++) {\n        digits_input_gradient(in, indices[i], grad);\n"
+                      "        for (int k = 0; k < digits_INPUT_SIZE; k++) {\n            nan += grad[k] != grad[k];\n"
+                      "        }\n    }\n    printf(\"%d\\n\", nan);\n    return 0;\n}\n")
+    done = run(build([source], tmp_path / "main", include=[header.parent]))
+    assert done.stdout.decode().split() == [str(3 * 64)]
+
+
+def test_header_without_the_flag_has_no_gradient_code(zoo):
+    text = zoo.exported("digits", "h5", ".h").read_text()
+    assert "input_gradient" not in text and "_backward" not in text and "GRADIENT" not in text
+
+
+def test_cli_gradients(zoo, tmp_path):
+    import subprocess
+    import sys
+
+    model = zoo.saved("digits", "h5")
+    done = subprocess.run([sys.executable, "-m", "exporter", str(model), "-o", str(tmp_path / "d.json"), "--gradients"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2 and done.stderr.startswith("error: --gradients") and done.stderr.count("\n") == 1
+    assert not (tmp_path / "d.json").exists()
+    done = subprocess.run([sys.executable, "-m", "exporter", str(model), "-o", str(tmp_path / "d.h"), "--gradients",
+                           "--name", "dg"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "dg_input_gradient:" in done.stdout and "checked by dg_selftest on 7 rows" in done.stdout
+    assert "void dg_input_gradient(const float *input, int output_index, float *grad)" in (tmp_path / "d.h").read_text()
+
+
+def test_gradients_without_tensorflow_are_a_self_check(zoo, tmp_path):
+    """The files front-end has no TensorFlow: the header's gradient rows come from kerasless's numpy runtime."""
+    from cbuild import build, run
+
+    from exporter.export import export
+
+    result = export(zoo.saved("no_bias", "keras"), [tmp_path / "nb.h"], gradients=True, frontend="files", name="nb")
+    text = (tmp_path / "nb.h").read_text()
+    assert "as kerasless computed it" in text and result.gradient_error == 0.0
+    source = tmp_path / "main.c"
+    source.write_text('#include <stdio.h>\n#include "nb.h"\nint main(void)\n{\n    printf("%d\\n", nb_selftest(NULL));\n'
+                      "    return 0;\n}\n")
+    assert run(build([source], tmp_path / "main", include=[tmp_path])).stdout.decode().split() == ["0"]

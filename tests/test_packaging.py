@@ -17,9 +17,10 @@ def test_wheel_installs_and_exports_from_elsewhere(zoo, tmp_path):
     (wheel,) = wheels.glob("kerasless-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder, package in (("templates", "exporter/templates"), ("runtime_c", "exporter/runtime_c")):
-        for source in (ROOT / folder).iterdir():
+        for source in (ROOT / folder).rglob("*"):
             if source.suffix in (".j2", ".h"):
-                assert f"{package}/{source.name}" in names, f"{source.name} missing from the wheel"
+                relative = source.relative_to(ROOT / folder).as_posix()
+                assert f"{package}/{relative}" in names, f"{folder}/{relative} missing from the wheel"
     assert "runtime_py/__init__.py" in names and "exporter/cli.py" in names and "exporter/c/render.py" in names
 
     site = tmp_path / "site"
@@ -34,7 +35,7 @@ def test_wheel_installs_and_exports_from_elsewhere(zoo, tmp_path):
         f"assert exporter.__file__.startswith({str(site)!r}), exporter.__file__\n"
         f"assert runtime_py.__file__.startswith({str(site)!r}), runtime_py.__file__\n"
         "from exporter.cli import main\n"
-        f"sys.exit(main([{str(model)!r}, '-o', 'out/m.json', '-o', 'out/m.h'] + sys.argv[1:]))\n"
+        f"sys.exit(main([{str(model)!r}, '-o', 'out/m.json', '-o', 'out/m.h', '--gradients'] + sys.argv[1:]))\n"
     )
     (workdir / "out").mkdir()
     done = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env, capture_output=True, text=True,
@@ -45,3 +46,4 @@ def test_wheel_installs_and_exports_from_elsewhere(zoo, tmp_path):
     assert check.returncode == 0, check.stderr
     header = (workdir / "out" / "m.h").read_text()  # rendered from the templates and kernels in the wheel
     assert "digits_predict(" in header and "kl_dense_forward" in header
+    assert "kl_dense_backward" in header  # runtime_c/backward/ ships too

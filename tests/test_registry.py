@@ -61,6 +61,25 @@ def test_activation_has_a_backward_rule_in_every_runtime(name):
         assert got == ("grad", "x", "y", "rows", "n") + params, f"{module.__name__}.{name}_backward{got}"
 
 
+@pytest.mark.parametrize("name", KERNEL_OPS + sorted(runtime_activations.ACTIVATIONS))
+def test_backward_rule_has_a_c_kernel(name):
+    """runtime_c/backward/<name>.h defines kl_<name>_backward in its own guard; activations take their parameters."""
+    header = ROOT / "runtime_c" / "backward" / f"{name}.h"
+    assert header.exists(), f"runtime_c/backward/{name}.h missing"
+    text = header.read_text()
+    assert f"#ifndef KERASLESS_KERNEL_{name.upper()}_BACKWARD\n#define KERASLESS_KERNEL_{name.upper()}_BACKWARD\n" in text
+    match = re.search(rf"static inline void kl_{name}_backward\((.*?)\)\s*{{", text, re.S)
+    assert match, f"runtime_c/backward/{name}.h defines no kl_{name}_backward"
+    if name in runtime_activations.ACTIVATIONS:
+        args = [arg.split()[-1].lstrip("*") for arg in re.sub(r"/\*.*?\*/", "", match.group(1)).split(",")]
+        assert args == ["grad_in", "grad_out", "inp", "out", "rows", "n", *runtime_activations.ACTIVATIONS[name]]
+
+
+def test_no_c_backward_kernel_without_an_op_or_activation():
+    names = {path.stem for path in (ROOT / "runtime_c" / "backward").glob("*.h")}
+    assert names <= set(OPS) | set(runtime_activations.ACTIVATIONS), names - set(OPS) - set(runtime_activations.ACTIVATIONS)
+
+
 def test_no_backward_rule_without_an_op_or_activation():
     for module, known in ((backward_python, OPS), (backward_numpy, OPS),
                           (activations_backward_python, runtime_activations.ACTIVATIONS),

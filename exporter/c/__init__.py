@@ -7,5 +7,6 @@
     weights      the static const arrays, identical ones stored once
     forward      the steps of NAME_predict_multi: one kernel call list per node
     batch        NAME_predict_batch for chains of dense layers
+    gradients    NAME_input_gradient (export-model --gradients): the forward pass kept, then backward kernels
     render       the header itself (to_header)
 """

@@ -63,6 +63,7 @@ class Plan:
     scratch_floats: int
     kernels: list  # kernel names: ops in the registry's order, then activations
     inputs_unused: bool
+    weights: WeightArrays = None  # where the arrays' names come from (NAME_input_gradient reads them too)
 
 
 def transpose_index(shape, perm) -> np.ndarray:
@@ -125,79 +126,9 @@ def plan_forward(graph: Graph) -> Plan:
             declaration = f"float *const {var} = scratch + {offset}; /* {shape_text(node.shape)}{note} */"
             scratch.append({"var": var, "offset": offset, "size": size_of(node.shape), "shape": shape_text(node.shape),
                             "node": c_comment(node.name), "in_place": overwritten})
-        step = Step(summary, declaration)
-
-        def weight(key):
-            if key not in node.weights:
-                return "NULL"
-            return arrays.add(node, index, key, node.weights[key])
-
-        size = size_of(node.shape)
-        n = node.shape[-1] if node.shape else 1
-        rows = size // n
-        op = node.op
-        if op == "dense":
-            n_in, n_out = node.weights["kernel"].shape
-            step.calls.append(f"kl_dense_forward({var}, {srcs[0]}, {weight('kernel')}, {weight('bias')}, "
-                              f"{size // n_out}, {n_in}, {n_out});")
-            if act != "linear":
-                step.calls.append(f"kl_{act}_forward({var}, {var}, {rows}, {n}{_activation_args(node, record)});")
-                kernels.add(act)
-        elif op == "activation":  # rows and n describe the input (glu halves its last axis)
-            n_in = in_shapes[0][-1] if in_shapes[0] else 1
-            step.calls.append(f"kl_{act}_forward({var}, {srcs[0]}, {size_of(in_shapes[0]) // n_in}, {n_in}"
-                              f"{_activation_args(node, record)});")
-            kernels.add(act)
-        elif op == "scale_shift":
-            step.calls.append(f"kl_scale_shift_forward({var}, {srcs[0]}, {weight('scale')}, {weight('shift')}, "
-                              f"{rows}, {n});")
-        elif op == "prelu":
-            step.calls.append(f"kl_prelu_forward({var}, {srcs[0]}, {weight('alpha')}, {size});")
-        elif op == "layer_norm":
-            step.comment += " (rms_scaling)" if node.attrs["rms_scaling"] else ""
-            step.calls.append(f"kl_layer_norm_forward({var}, {srcs[0]}, {weight('gamma')}, {weight('beta')}, {rows}, "
-                              f"{n}, {float_literal(node.attrs['epsilon'])}, {int(node.attrs['rms_scaling'])});")
-        elif op == "rms_norm":
-            step.calls.append(f"kl_rms_norm_forward({var}, {srcs[0]}, {weight('scale')}, {rows}, {n}, "
-                              f"{float_literal(node.attrs['epsilon'])});")
-        elif op == "unit_norm":
-            clamp = node.attrs["clamp"]
-            step.comment += f" (clamp {clamp})"
-            step.calls.append(f"kl_unit_norm_forward({var}, {srcs[0]}, {rows}, {n}, "
-                              f"{float_literal(node.attrs['epsilon'])}, {int(clamp == 'inverse')});")
-        elif op == "standardize":
-            step.comment += " (inverted)" if node.attrs["invert"] else ""
-            step.calls.append(f"kl_standardize_forward({var}, {srcs[0]}, {weight('mean')}, {weight('std')}, {size}, "
-                              f"{int(node.attrs['invert'])});")
-        elif op == "transpose":
-            perm = node.attrs["perm"]
-            table = arrays.add(node, index, "index", transpose_index(in_shapes[0], perm), "int",
-                               f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): source index of each value "
-                               f"of {shape_text(in_shapes[0])} permuted by {shape_text(perm)}", size)
-            step.calls.append(f"kl_transpose_forward({var}, {srcs[0]}, {table}, {size});")
-        elif op == "repeat":
-            step.calls.append(f"kl_repeat_forward({var}, {srcs[0]}, {size_of(in_shapes[0])}, {node.attrs['n']});")
-        elif op == "concatenate":
-            axis = node.attrs["axis"]
-            parts, chunks = merge_locals(index)
-            step.calls += [f"const float *const {parts}[{len(srcs)}] = {{{c_list(srcs)}}};",
-                           f"const int {chunks}[{len(srcs)}] = {{{c_list(size_of(s[axis:]) for s in in_shapes)}}};",
-                           f"kl_concatenate_forward({var}, {parts}, {chunks}, {len(srcs)}, "
-                           f"{size_of(in_shapes[0][:axis])});"]
-        elif op in ("add", "multiply", "average", "maximum", "minimum"):
-            parts, _ = merge_locals(index)
-            step.calls += [f"const float *const {parts}[{len(srcs)}] = {{{c_list(srcs)}}};",
-                           f"kl_{op}_forward({var}, {parts}, {len(srcs)}, {size});"]
-        elif op == "subtract":
-            step.calls.append(f"kl_subtract_forward({var}, {srcs[0]}, {srcs[1]}, {size});")
-        elif op == "dot":
-            step.comment += " (normalized)" if node.attrs["normalize"] else ""
-            step.calls.append(f"kl_dot_forward({var}, {srcs[0]}, {srcs[1]}, {size_of(in_shapes[0])}, "
-                              f"{int(node.attrs['normalize'])});")
-        else:  # header_unsupported lets through only the ops above
-            raise ExportError(f"node {node.name!r}: op {op!r} has no call in the header writer")
-        if op != "activation":
-            kernels.add(op)
+        calls, note, used = forward_calls(node, index, var, srcs, in_shapes, arrays)
+        step = Step(summary + note, declaration, calls)
+        kernels |= used
         steps.append(step)
 
     for k, tensor in buffers.copies:  # a model input, or a tensor that is also an earlier output
@@ -212,7 +143,93 @@ def plan_forward(graph: Graph) -> Plan:
     order = [op for op in OPS if op in kernels]
     return Plan(prefix, arrays.arrays, tensors(graph.inputs), tensors(graph.outputs), input_declarations, steps,
                 sorted(scratch, key=lambda s: s["offset"]), buffers.floats,
-                order + sorted(kernels - set(order)), not input_declarations)
+                order + sorted(kernels - set(order)), not input_declarations, arrays)
+
+
+def forward_calls(node, index: int, var: str, srcs: list, in_shapes: list, arrays: WeightArrays,
+                  activation_out: str | None = None) -> tuple:
+    """The kernel calls that compute node `index` into var from srcs: (calls, comment note, kernels used).
+
+    A dense node's activation runs in place on var unless activation_out names another buffer
+    (NAME_input_gradient keeps the sums before the activation).
+    """
+    calls, note, used = [], "", set()
+    record = node.attrs.get("activation") or {"name": "linear"}
+    act = record["name"]
+
+    def weight(key):
+        if key not in node.weights:
+            return "NULL"
+        return arrays.add(node, index, key, node.weights[key])
+
+    size = size_of(node.shape)
+    n = node.shape[-1] if node.shape else 1
+    rows = size // n
+    op = node.op
+    if op == "dense":
+        n_in, n_out = node.weights["kernel"].shape
+        calls.append(f"kl_dense_forward({var}, {srcs[0]}, {weight('kernel')}, {weight('bias')}, "
+                     f"{size // n_out}, {n_in}, {n_out});")
+        if act != "linear":
+            target = activation_out or var
+            calls.append(f"kl_{act}_forward({target}, {var}, {rows}, {n}{_activation_args(node, record)});")
+            used.add(act)
+    elif op == "activation":  # rows and n describe the input (glu halves its last axis)
+        n_in = in_shapes[0][-1] if in_shapes[0] else 1
+        calls.append(f"kl_{act}_forward({var}, {srcs[0]}, {size_of(in_shapes[0]) // n_in}, {n_in}"
+                     f"{_activation_args(node, record)});")
+        used.add(act)
+    elif op == "scale_shift":
+        calls.append(f"kl_scale_shift_forward({var}, {srcs[0]}, {weight('scale')}, {weight('shift')}, "
+                     f"{rows}, {n});")
+    elif op == "prelu":
+        calls.append(f"kl_prelu_forward({var}, {srcs[0]}, {weight('alpha')}, {size});")
+    elif op == "layer_norm":
+        note += " (rms_scaling)" if node.attrs["rms_scaling"] else ""
+        calls.append(f"kl_layer_norm_forward({var}, {srcs[0]}, {weight('gamma')}, {weight('beta')}, {rows}, "
+                     f"{n}, {float_literal(node.attrs['epsilon'])}, {int(node.attrs['rms_scaling'])});")
+    elif op == "rms_norm":
+        calls.append(f"kl_rms_norm_forward({var}, {srcs[0]}, {weight('scale')}, {rows}, {n}, "
+                     f"{float_literal(node.attrs['epsilon'])});")
+    elif op == "unit_norm":
+        clamp = node.attrs["clamp"]
+        note += f" (clamp {clamp})"
+        calls.append(f"kl_unit_norm_forward({var}, {srcs[0]}, {rows}, {n}, "
+                     f"{float_literal(node.attrs['epsilon'])}, {int(clamp == 'inverse')});")
+    elif op == "standardize":
+        note += " (inverted)" if node.attrs["invert"] else ""
+        calls.append(f"kl_standardize_forward({var}, {srcs[0]}, {weight('mean')}, {weight('std')}, {size}, "
+                     f"{int(node.attrs['invert'])});")
+    elif op == "transpose":
+        perm = node.attrs["perm"]
+        table = arrays.add(node, index, "index", transpose_index(in_shapes[0], perm), "int",
+                           f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): source index of each value "
+                           f"of {shape_text(in_shapes[0])} permuted by {shape_text(perm)}", size)
+        calls.append(f"kl_transpose_forward({var}, {srcs[0]}, {table}, {size});")
+    elif op == "repeat":
+        calls.append(f"kl_repeat_forward({var}, {srcs[0]}, {size_of(in_shapes[0])}, {node.attrs['n']});")
+    elif op == "concatenate":
+        axis = node.attrs["axis"]
+        parts, chunks = merge_locals(index)
+        calls += [f"const float *const {parts}[{len(srcs)}] = {{{c_list(srcs)}}};",
+                  f"const int {chunks}[{len(srcs)}] = {{{c_list(size_of(s[axis:]) for s in in_shapes)}}};",
+                  f"kl_concatenate_forward({var}, {parts}, {chunks}, {len(srcs)}, "
+                  f"{size_of(in_shapes[0][:axis])});"]
+    elif op in ("add", "multiply", "average", "maximum", "minimum"):
+        parts, _ = merge_locals(index)
+        calls += [f"const float *const {parts}[{len(srcs)}] = {{{c_list(srcs)}}};",
+                  f"kl_{op}_forward({var}, {parts}, {len(srcs)}, {size});"]
+    elif op == "subtract":
+        calls.append(f"kl_subtract_forward({var}, {srcs[0]}, {srcs[1]}, {size});")
+    elif op == "dot":
+        note += " (normalized)" if node.attrs["normalize"] else ""
+        calls.append(f"kl_dot_forward({var}, {srcs[0]}, {srcs[1]}, {size_of(in_shapes[0])}, "
+                     f"{int(node.attrs['normalize'])});")
+    else:  # header_unsupported lets through only the ops above
+        raise ExportError(f"node {node.name!r}: op {op!r} has no call in the header writer")
+    if op != "activation":
+        used.add(op)
+    return calls, note, used
 
 
 def _activation_args(node, record) -> str:

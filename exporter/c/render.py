@@ -5,12 +5,15 @@ docs/c-api.md documents what the generated header offers.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from exporter import __version__
 from exporter.c.batch import plan_batch
 from exporter.c.forward import plan_forward
-from exporter.c.literals import c_comment, literal_rows, shape_text
+from exporter.c.gradients import plan_gradient
+from exporter.c.literals import c_comment, c_list, literal_rows, shape_text
 from exporter.c.resources import shared_kernel, template
 from exporter.errors import ExportError
 from exporter.ir import Graph, size_of
@@ -35,8 +38,34 @@ def _vector_table(vectors: list, which: str, count: int) -> np.ndarray:
 MAX_ALIGN = 40
 
 
-def to_header(graph: Graph, vectors: list, producer: dict) -> bytes:
-    """Render the C header for the graph (a WRITERS entry: graph, test vectors, producer -> bytes)."""
+def _gradient_context(graph: Graph, plan, gradients: dict, input_total: int) -> dict:
+    """What the template needs for NAME_input_gradient and its self-check rows."""
+    gradient = plan_gradient(graph, plan)
+    text = "\n".join(call for step in gradient.forward for call in step["calls"])
+    text += "\n".join(call for step in gradient.backward for call in step.calls)
+    used = {k for k in range(len(graph.inputs)) if re.search(rf"\bin{k}\b", text)}
+    declarations = [line for line in gradient.declarations
+                    if not line.startswith("const float *const in") or int(line.split()[3][2:]) in used]
+    values = np.asarray(gradients["values"], dtype=np.float32).reshape(len(gradients["index"]), -1)
+    return {
+        "plan": gradient,
+        "declarations": declarations,
+        "inputs_unused": not used,
+        "total": sum(size_of(t.shape) for t in graph.outputs),
+        "rows": len(gradients["index"]),
+        "index": c_list(int(k) for k in gradients["index"]),
+        "expected": literal_rows(values, input_total),
+        "reference": c_comment(gradients.get("reference", "TensorFlow")),
+    }
+
+
+def to_header(graph: Graph, vectors: list, producer: dict, gradients: dict | None = None) -> bytes:
+    """Render the C header for the graph (a WRITERS entry: graph, test vectors, producer -> bytes).
+
+    gradients (export-model --gradients): {"index": output value per check row, "values": the
+    reference input gradients of the first len(index) test rows, "reference": who computed them};
+    the header then also gets NAME_input_gradient, checked by NAME_selftest.
+    """
     plan = plan_forward(graph)
     shapes = graph.tensor_shapes()
     inputs = _vector_table(vectors, "inputs", len(graph.inputs))
@@ -66,6 +95,7 @@ def to_header(graph: Graph, vectors: list, producer: dict) -> bytes:
         "parameters": graph.parameter_count(),
         "weight_bytes": sum(4 * size_of(a.size_expr.split(" * ")) for a in plan.arrays if a.ctype == "float"),
         "kernels": [{"name": k, "source": shared_kernel(k)} for k in plan.kernels],
+        "single_input": len(graph.inputs) == 1,
         "input_total": input_total,
         "output_total": output_total,
         "input_offsets": offsets(plan.inputs),
@@ -74,4 +104,9 @@ def to_header(graph: Graph, vectors: list, producer: dict) -> bytes:
         "test_inputs": literal_rows(inputs, input_total) if inputs.size else [],
         "test_outputs": literal_rows(outputs, output_total) if outputs.size else [],
     }
+    context["gradient"] = _gradient_context(graph, plan, gradients, input_total) if gradients else None
+    if gradients:
+        if int(inputs.shape[0]) < context["gradient"]["rows"]:
+            raise ExportError("the gradient check needs as many test rows as it checks")
+        context["kernels"] += [{"name": k, "source": shared_kernel(k)} for k in context["gradient"]["plan"].kernels]
     return template().render(**context).encode("ascii")

@@ -30,16 +30,23 @@ def _resource_dir(package: str, folder: str):
     raise ExportError(f"kerasless is installed without its {folder}/ folder; reinstall kerasless")
 
 
+BACKWARD = "_backward"  # kernel <name>_backward is runtime_c/backward/<name>.h (NAME_input_gradient's)
+
+
 def kernel_path(name: str):
-    """Return runtime_c/<name>.h as a Traversable (it may not exist)."""
-    return _resource_dir("exporter.runtime_c", "runtime_c").joinpath(f"{name}.h")
+    """Return runtime_c/<name>.h, or runtime_c/backward/<op>.h for <op>_backward, as a Traversable (it may not exist)."""
+    folder = _resource_dir("exporter.runtime_c", "runtime_c")
+    if name.endswith(BACKWARD):
+        return folder.joinpath("backward").joinpath(f"{name[:-len(BACKWARD)]}.h")  # one part per call (wheels)
+    return folder.joinpath(f"{name}.h")
 
 
 def kernel_source(name: str) -> str:
-    """Return the text of runtime_c/<name>.h."""
+    """Return the text of runtime_c/<name>.h (runtime_c/backward/<op>.h for <op>_backward)."""
     path = kernel_path(name)
     if not path.is_file():
-        raise ExportError(f"cannot write a C header: there is no C kernel runtime_c/{name}.h yet; "
+        where = f"backward/{name[:-len(BACKWARD)]}" if name.endswith(BACKWARD) else name
+        raise ExportError(f"cannot write a C header: there is no C kernel runtime_c/{where}.h yet; "
                           "export to .json or .npz instead")
     return path.read_text(encoding="utf-8")
 

@@ -1,0 +1,19 @@
+/* backward/average.h: the gradient of average.h, added into the input gradients (docs/format.md, Backward rules).
+ *
+ * y = (x0 + x1 + ...) / count: every input gets grad_out / count.
+ */
+#ifndef KERASLESS_KERNEL_AVERAGE_BACKWARD
+#define KERASLESS_KERNEL_AVERAGE_BACKWARD
+
+static inline void kl_average_backward(float *const grads_in[], /* count pointers, each (size,), added to */
+                                       const float *grad_out,   /* (size,) */
+                                       int count, int size)
+{
+    for (int i = 0; i < count; i++) {
+        for (int k = 0; k < size; k++) {
+            grads_in[i][k] += grad_out[k] / (float)count;
+        }
+    }
+}
+
+#endif /* KERASLESS_KERNEL_AVERAGE_BACKWARD */

@@ -1,0 +1,24 @@
+/* backward/relu6.h: the gradient of relu6.h, added into grad_in (docs/format.md, Backward rules).
+ *
+ * TensorFlow's Relu6Grad: g * (0 < x < 6), a multiplication; 0 at 0 and 6.
+ * grad_in += that, value by value; grad_in may not overlap grad_out, inp or out.
+ */
+#ifndef KERASLESS_KERNEL_RELU6_BACKWARD
+#define KERASLESS_KERNEL_RELU6_BACKWARD
+
+static inline void kl_relu6_backward(float *grad_in,        /* (rows, n): added to */
+                                     const float *grad_out, /* (rows, n) */
+                                     const float *inp,      /* (rows, n): the forward input */
+                                     const float *out,      /* (rows, n): the forward output */
+                                     int rows, int n)
+{
+    (void)out;
+    for (int k = 0; k < rows * n; k++) {
+        const float x = inp[k];
+        const float g = grad_out[k];
+        const float d = g * ((x > 0.0f && x < 6.0f) ? 1.0f : 0.0f);
+        grad_in[k] += d;
+    }
+}
+
+#endif /* KERASLESS_KERNEL_RELU6_BACKWARD */

@@ -1,0 +1,18 @@
+/* backward/scale_shift.h: the gradient of scale_shift.h, added into the input gradients (docs/format.md, Backward rules).
+ *
+ * y = x * scale + shift per last-axis channel: grad_in += grad_out * scale.
+ */
+#ifndef KERASLESS_KERNEL_SCALE_SHIFT_BACKWARD
+#define KERASLESS_KERNEL_SCALE_SHIFT_BACKWARD
+
+static inline void kl_scale_shift_backward(float *grad_in,        /* (rows, n): added to */
+                                           const float *grad_out, /* (rows, n) */
+                                           const float *scale,    /* (n,) */
+                                           int rows, int n)
+{
+    for (int k = 0; k < rows * n; k++) {
+        grad_in[k] += grad_out[k] * scale[k % n];
+    }
+}
+
+#endif /* KERASLESS_KERNEL_SCALE_SHIFT_BACKWARD */

@@ -95,8 +95,10 @@ def load(path: Path) -> LoadedModel:
     _collect_weights(model, (), weights)
 
     def predict(batches: list) -> list:
+        # One row at a time: what Keras gives for a row then does not depend on the rows beside it
+        # (oneDNN picks its kernels by batch size); still one predict call, so one tf.function trace.
         with quiet_stderr():
-            result = model.predict(batches if len(batches) > 1 else batches[0], verbose=0)
+            result = model.predict(batches if len(batches) > 1 else batches[0], batch_size=1, verbose=0)
         return list(result) if isinstance(result, (list, tuple)) else [result]
 
     from exporter.gradient_vectors import keras_gradients

@@ -30,12 +30,17 @@ MANIFEST_MEMBER = "manifest"
 MAX_MANIFEST_BYTES = 2 ** 26  # an NPZ's JSON manifest holds no weights: 64 MiB is far beyond any model
 
 
+ITEM_SIZES = {"float32": 4, "float64": 8}  # dtype -> bytes per value; float64 only in test vectors' outputs64
+NPY_DESCR = {"float32": "<f4", "float64": "<f8"}
+
+
 @dataclass(frozen=True)
 class RawArray:
-    """A float32 array as stored: shape and little-endian bytes."""
+    """An array as stored: shape and little-endian bytes (float32 unless dtype says float64)."""
 
     shape: tuple
     data: bytes
+    dtype: str = "float32"
 
     @property
     def size(self) -> int:
@@ -147,8 +152,8 @@ def _read_npz(path: str, source) -> dict:
                 if not isinstance(member, str):
                     raise ModelFormatError(f"{what}: array has no 'member' name")
                 descr, shape, raw = read_npy(archive, member, what, expected_shape=desc["shape"])
-                if descr != "<f4":
-                    raise ModelFormatError(f"{what}: member {member!r} is not float32")
+                if descr != NPY_DESCR[desc["dtype"]]:
+                    raise ModelFormatError(f"{what}: member {member!r} is not {desc['dtype']}")
                 if shape != tuple(desc["shape"]):
                     raise ModelFormatError(f"{what}: member {member!r} has shape {shape}, declared {desc['shape']}")
                 return raw
@@ -166,7 +171,7 @@ def _decode_base64(desc: dict, what: str) -> bytes:
     data = desc.get("data")
     if not isinstance(data, str):
         raise ModelFormatError(f"{what}: array has no base64 'data' string")
-    expected = size_of(desc["shape"]) * 4
+    expected = size_of(desc["shape"]) * ITEM_SIZES[desc["dtype"]]
     # Compare lengths before decoding, so a huge declared shape costs nothing.
     if len(data) != 4 * ((expected + 2) // 3):
         raise ModelFormatError(f"{what}: data holds about {len(data) * 3 // 4} bytes, shape "
@@ -200,11 +205,11 @@ def _short_json(value) -> str:
     return short_shape(value) if isinstance(value, list) and all(type(d) is int for d in value) else repr(value)[:80]
 
 
-def _array(desc, decode, what: str, check) -> RawArray:
+def _array(desc, decode, what: str, check, dtype: str = "float32") -> RawArray:
     """Read one stored array; check(shape) names a broken limit, and runs before any data is decoded."""
     _expect(desc, dict, what)
-    if desc.get("dtype") != "float32":
-        raise ModelFormatError(f"{what}: dtype must be 'float32', got {desc.get('dtype')!r}")
+    if desc.get("dtype") != dtype:
+        raise ModelFormatError(f"{what}: dtype must be {dtype!r}, got {desc.get('dtype')!r}")
     shape = desc.get("shape")
     _expect(shape, list, what + ".shape")
     if not all(type(d) is int and d >= 0 for d in shape):
@@ -212,7 +217,7 @@ def _array(desc, decode, what: str, check) -> RawArray:
     problem = check(shape)
     if problem:
         raise ModelFormatError(problem)
-    return RawArray(tuple(shape), decode(desc, what))
+    return RawArray(tuple(shape), decode(desc, what), dtype)
 
 
 def _check_numbers(value, what: str) -> None:
@@ -338,6 +343,18 @@ def _validate(manifest, decode, path: str) -> dict:
             vector[side] = [_array(d, decode, f"{where}.{side}[{i}]",
                                    lambda shape, s=spec, w=f"{where}.{side}[{i}].shape": fits(shape, s, w))
                             for i, (d, (_, spec)) in enumerate(zip(descs, specs))]
+        if raw.get("outputs64") is not None:  # optional: the float64 run's outputs (docs/format.md)
+            descs = _expect(raw["outputs64"], list, f"{where}.outputs64")
+            if len(descs) != len(vector["outputs"]):
+                raise ModelFormatError(f"{where}.outputs64: {len(descs)} arrays, the model has "
+                                       f"{len(vector['outputs'])} outputs")
+            vector["outputs64"] = [
+                _array(d, decode, f"{where}.outputs64[{i}]",
+                       lambda shape, o=o, w=f"{where}.outputs64[{i}].shape":
+                       budget.add_test_array(shape, w) if tuple(shape) == o.shape
+                       else f"{w}: {short_shape(shape)} is not the shape of outputs",
+                       "float64")
+                for i, (d, o) in enumerate(zip(descs, vector["outputs"]))]
         if len({a.shape[0] for a in vector["inputs"] + vector["outputs"]}) != 1:
             raise ModelFormatError(f"{where}: batches of different sizes")
         vectors.append(vector)

@@ -11,6 +11,7 @@ import pytest
 import runtime_py
 from exporter.graph import build_graph
 from exporter.model_file import to_json, to_npz
+from parity import assert_parity
 from runtime_py.model_file import read_model_file
 
 SPECIAL = np.array([0.0, -0.0, 1e-45, -1e-45, 1.17e-38, 3.4028235e38, -3.4028235e38, np.inf, -np.inf, np.nan,
@@ -93,10 +94,16 @@ def test_manifest_documents_producer_and_vectors(zoo, keras):
 
 
 def test_test_vectors_hold_what_keras_predicted(zoo):
-    """The embedded outputs are Keras's own predictions for the embedded inputs."""
+    """Each embedded row holds what Keras's predict gives for that row alone, bit for bit.
+
+    Predicted together, Keras's rows differ by an ulp or so (oneDNN picks kernels by batch size):
+    the parity judge, not bit equality, is what holds between batch sizes.
+    """
     spec = read_model_file(zoo.exported("no_bias", "h5", ".json"))
     model = zoo.model("no_bias")
     for vector in spec["test_vectors"]:
         x = np.frombuffer(vector["inputs"][0].data, dtype="<f4").reshape(vector["inputs"][0].shape)
         y = np.frombuffer(vector["outputs"][0].data, dtype="<f4").reshape(vector["outputs"][0].shape)
-        np.testing.assert_array_equal(model.predict(x, verbose=0), y)
+        for row in range(len(x)):
+            np.testing.assert_array_equal(model.predict(x[row:row + 1], verbose=0), y[row:row + 1])
+        assert_parity(model.predict(x, verbose=0), y, "the same rows predicted as one batch")

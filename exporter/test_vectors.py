@@ -37,9 +37,8 @@ def make_inputs(graph: Graph) -> list:
 def make_test_vectors(graph: Graph, predict) -> list:
     """Run predict (Keras's) on make_inputs() and pair inputs with outputs.
 
-    One predict call on all rows (each call on a new model costs a tf.function trace); the Keras
-    front-end's predict runs them one row at a time, so each row's outputs are what Keras gives
-    for that row alone (docs/format.md, "Test vectors").
+    All rows go to predict at once; the Keras front-end's predict runs them one row at a time, so
+    each row's outputs are what Keras gives for that row alone (docs/format.md, "Test vectors").
     """
     batches = make_inputs(graph)
     stacked = [np.concatenate([batch[k] for batch in batches]) for k in range(len(graph.inputs))]

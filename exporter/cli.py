@@ -47,8 +47,12 @@ def _size(n: int) -> str:
 def print_summary(result, model) -> None:
     graph = result.graph
     files = result.frontend == "files"
-    origin = (f"written by Keras {result.keras_version}, read without TensorFlow" if files
-              else f"Keras {result.keras_version}")
+    if not files:
+        origin = f"Keras {result.keras_version}"
+    elif result.reference == "keras":  # a Keras 2 file, read by kerasless and checked against tf_keras
+        origin = f"written by Keras {result.keras_version}, read from the file with its own Keras's semantics"
+    else:
+        origin = f"written by Keras {result.keras_version}, read without TensorFlow"
     print(f"{model}: {origin}, {len(graph.layers)} layers, "
           f"{graph.parameter_count():,} parameters ({_size(graph.weight_bytes())} of float32 weights)")
     width = min(max((len(layer.name) for layer in graph.layers), default=0), 40)  # a long name pads no other line
@@ -57,13 +61,15 @@ def print_summary(result, model) -> None:
         print(f"  {layer.name:<{width}}  {layer.class_name:<14} {shapes} -> {layer.output_shape}"
               + (f"  {layer.params:,} params" if layer.params else ""))
     for written in result.written:
-        if written.max_error is None:
-            check = ""
-        elif result.reference == "kerasless":
-            check = (f"; self-check {written.max_error:.3g} on {result.vector_rows} test rows: "
-                     f"vectors from kerasless's numpy runtime, not from Keras")
-        else:
-            check = f"; max |error| vs Keras {written.max_error:.3g} on {result.vector_rows} test rows"
+        check = ""
+        if written.judgements is not None:
+            outputs = "; ".join(f"output {t.name!r} {j.describe()}" for t, j in zip(graph.outputs, written.judgements))
+            if result.reference == "kerasless":
+                check = (f"; self-check {written.max_error:.3g} on {result.vector_rows} test rows: vectors from "
+                         f"kerasless's numpy runtime, not from Keras: {outputs}")
+            else:
+                check = (f"; max |error| vs Keras {written.max_error:.3g} on {result.vector_rows} test rows "
+                         f"({result.reference_keras}): {outputs}")
         if written.path.suffix.lower() == ".h":
             from exporter.c.buffers import scratch_floats
 
@@ -81,8 +87,8 @@ def print_summary(result, model) -> None:
     for note in result.notes:
         print(note)
     if result.reference == "kerasless":
-        print("note: no Keras ran: the embedded test vectors check the runtimes against each other, "
-              "not against Keras (the files record producer reference \"kerasless\")")
+        print("note: the embedded test vectors check the runtimes against each other, not against Keras "
+              "(the files record producer reference \"kerasless\")")
 
 
 def _interrupt(signum, frame):

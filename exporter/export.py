@@ -14,10 +14,10 @@ from exporter.c.identifiers import c_identifier, check_prefix
 from exporter.c.render import to_header
 from exporter.errors import ExportError, Interrupted
 from exporter.gradient_vectors import kerasless_gradients, make_gradient_check, runtime_gradient_error
-from exporter.graph import build_graph
 from exporter.ir import Graph
 from exporter.model_file import to_json, to_npz
 from exporter.output import write_all
+from exporter.reading import FRONTENDS, read
 from exporter.test_vectors import make_test_vectors
 
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
@@ -29,8 +29,13 @@ DEFAULT_SUFFIXES = (".json", ".h")
 class Written:
     path: Path
     size: int
-    max_error: float | None = None  # max |runtime - Keras| over the embedded vectors
+    judgements: list | None = None  # runtime_py's parity judge per output on the embedded vectors
     sha256: str = ""  # of the file's bytes: what runtime_py.load(path, sha256=...) pins
+
+    @property
+    def max_error(self) -> float | None:
+        """Max |runtime - Keras| over the embedded vectors (None: not checked, a C header)."""
+        return None if self.judgements is None else max((j.max_abs_error for j in self.judgements), default=0.0)
 
 
 @dataclass
@@ -43,6 +48,7 @@ class ExportResult:
     frontend: str = "keras"  # "keras" (Keras 3 on TensorFlow) or "files" (h5py/zipfile, no TensorFlow)
     gradient_error: float | None = None  # --gradients: max |runtime_py gradient - reference| on the check rows
     reference: str = "keras"  # who computed the test vectors' outputs: "keras" or "kerasless" (a self-check)
+    reference_keras: str = ""  # which Keras: "keras 3.15.1", "tf_keras 2.21.0"
 
 
 def check_model_path(model: Path) -> None:
@@ -81,47 +87,11 @@ def plan_outputs(model: Path, outputs: list) -> list:
     return targets
 
 
-FRONTENDS = ("keras", "files")
-
-
-def choose_frontend(frontend: str | None) -> str:
-    """The front-end to use: as asked, else Keras when TensorFlow and Keras are installed, else the files one."""
-    if frontend is None:
-        from exporter.frontend_files import tensorflow_available
-
-        return "keras" if tensorflow_available() else "files"
-    if frontend not in FRONTENDS:
+def choose_frontend(frontend: str | None) -> str | None:
+    """Check a --frontend value (None: the default, exporter/reading.py)."""
+    if frontend is not None and frontend not in FRONTENDS:
         raise ExportError(f"unknown front-end {frontend!r}; choose one of {', '.join(FRONTENDS)}")
     return frontend
-
-
-def _load_with_keras(model: Path, prefix: str) -> tuple:
-    """Keras 3 reads the file; a Keras 2 file that Keras 3 reads differently gets a note (or a hint on failure)."""
-    from exporter import frontend_keras, keras2
-    from exporter.config_scan import read_config
-    from exporter.frontend_files import read_version
-
-    version = read_version(model)
-    try:
-        differences = keras2.divergences(read_config(model), version)
-    except ExportError:
-        differences = []
-    hint = (f"written by Keras {version or '2'}, which Keras 3 reads differently ({'; '.join(differences)}): "
-            f"export it with --frontend files to keep Keras 2's formulas") if differences else ""
-    try:
-        loaded = frontend_keras.load(model)
-    except ExportError as exc:
-        raise ExportError(f"{exc}; {hint}" if hint else str(exc)) from None
-    graph = build_graph(loaded.config, loaded.weights_for, prefix)
-    return loaded, graph, loaded.predict, [f"note: {model.name} was {hint}"] if hint else []
-
-
-def _load_from_files(model: Path, prefix: str) -> tuple:
-    from exporter import frontend_files
-
-    loaded = frontend_files.load(model)
-    graph = loaded.build_graph(prefix)
-    return loaded, graph, frontend_files.reference_predict(graph), list(loaded.notes)
 
 
 def export(model, outputs=(), name: str | None = None, frontend: str | None = None,
@@ -130,9 +100,10 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
 
     frontend: "keras" (load with Keras 3 on TensorFlow; the test vectors are Keras's own outputs),
     "files" (read the file with h5py/zipfile; the vectors come from kerasless's numpy runtime), or None:
-    Keras when TensorFlow and Keras are importable, else files.
+    Keras 3 for files Keras 3 wrote, Keras 2's semantics for Keras 2 files (checked against tf_keras
+    where it is installed), the files front-end without TensorFlow (exporter/reading.py).
     gradients: give the C header NAME_input_gradient, checked by NAME_selftest on reference gradients
-    (TensorFlow's, or with the files front-end kerasless's own).
+    (TensorFlow's on the Keras model that gave the test vectors, else kerasless's own).
     """
     model = Path(model)
     frontend = choose_frontend(frontend)
@@ -142,31 +113,36 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
         raise ExportError("--gradients adds NAME_input_gradient to the C header: ask for one with -o MODEL.h")
     prefix = check_prefix(name) if name is not None else c_identifier(model.stem)
 
-    load = _load_with_keras if frontend == "keras" else _load_from_files
-    loaded, graph, predict, notes = load(model, prefix)
-    reference = "keras" if frontend == "keras" else "kerasless"
+    reading = read(model, prefix, frontend)
+    graph, notes = reading.graph, reading.notes
     if gradients and header_unsupported(graph):
         raise ExportError(f"cannot write a C header with gradients: {header_unsupported(graph)}")
     if not outputs and header_unsupported(graph):  # the default pair: still write the model file
         targets = [t for t in targets if t.suffix.lower() != ".h"]
         notes.append(f"no C header written: {header_unsupported(graph)}")
-    vectors = make_test_vectors(graph, predict)
-    producer = {"keras_version": loaded.keras_version,
-                "backend": loaded.backend if frontend == "keras" else "kerasless-numpy",
-                "source": model.name, "reference": reference}
+    vectors, float64_missing = make_test_vectors(graph, reading.predict, reading.predict64)
+    producer = {"keras_version": reading.keras_version, "backend": reading.backend, "source": model.name,
+                "reference": reading.reference}
+    if reading.reference_keras:
+        producer["reference_keras"] = reading.reference_keras
+    if float64_missing:
+        producer["float64_unavailable"] = float64_missing
+        notes.append(f"note: no float64 reference ({float64_missing}): the plain tolerance alone judges parity")
     check = None
     if gradients:
-        gradient = loaded.gradient if frontend == "keras" else kerasless_gradients(graph)
-        check = make_gradient_check(graph, vectors, gradient, "TensorFlow" if frontend == "keras" else "kerasless")
+        keras_gradient = reading.gradient if reading.reference == "keras" else None
+        check = make_gradient_check(graph, vectors, keras_gradient or kerasless_gradients(graph),
+                                    "TensorFlow" if keras_gradient else "kerasless")
     documents = {t: (to_header(graph, vectors, producer, check) if t.suffix.lower() == ".h" and check
                      else WRITERS[t.suffix.lower()](graph, vectors, producer)) for t in targets}
-    errors = {t: _runtime_error(t.suffix.lower(), data) for t, data in documents.items()}
+    checks = {t: _self_check(t.suffix.lower(), data) for t, data in documents.items()}
     gradient_error = runtime_gradient_error(graph, check) if check else None
     write_all(documents)
     try:
-        result = ExportResult(graph, loaded.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors),
-                              notes=notes, frontend=frontend, reference=reference)
-        result.written = [Written(t, len(documents[t]), errors[t], hashlib.sha256(documents[t]).hexdigest())
+        result = ExportResult(graph, reading.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors),
+                              notes=notes, frontend=reading.frontend, reference=reading.reference,
+                              reference_keras=reading.reference_keras)
+        result.written = [Written(t, len(documents[t]), checks[t], hashlib.sha256(documents[t]).hexdigest())
                           for t in targets]
         result.gradient_error = gradient_error
     except Interrupted as exc:
@@ -175,8 +151,8 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     return result
 
 
-def _runtime_error(suffix: str, data: bytes) -> float | None:
-    """Load the rendered model file with runtime_py and return its max error on the test vectors."""
+def _self_check(suffix: str, data: bytes) -> list | None:
+    """Load the rendered model file with runtime_py; return the parity judge's report per output."""
     if suffix not in (".json", ".npz"):
         return None
     import runtime_py
@@ -186,6 +162,7 @@ def _runtime_error(suffix: str, data: bytes) -> float | None:
         path.write_bytes(data)
         model = runtime_py.load(path)
         try:
-            return model.verify()
+            model.verify()
         except runtime_py.VerificationError as exc:
             raise ExportError(f"kerasless's own runtime disagrees with Keras on this model: {exc}") from None
+        return model.verify_report()

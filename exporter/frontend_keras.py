@@ -22,6 +22,10 @@ from exporter.config_scan import check_config, read_config
 from exporter.errors import ExportError
 
 
+class KerasLoadError(ExportError):
+    """Keras 3 could not load a file that passed the config scan."""
+
+
 @dataclass
 class LoadedModel:
     config: dict  # {"class_name": ..., "config": ...} as Keras serializes the model
@@ -30,6 +34,7 @@ class LoadedModel:
     backend: str
     predict: Callable  # list of input batches -> list of output batches (numpy)
     gradient: Callable | None = None  # (input batches, flat output index per row) -> input gradients (--gradients)
+    predict64: Callable | None = None  # the same from the model rebuilt in float64 (exporter/float64_reference.py)
 
     def weights_for(self, path: tuple) -> list:
         return self.weights.get(path, [])
@@ -90,7 +95,7 @@ def load(path: Path) -> LoadedModel:
         message = " ".join(str(exc).split())
         if len(message) > 300:
             message = message[:297] + "..."
-        raise ExportError(f"{path}: cannot load it as a Keras model: {type(exc).__name__}: {message}") from None
+        raise KerasLoadError(f"{path}: cannot load it as a Keras model: {type(exc).__name__}: {message}") from None
     if not hasattr(model, "layers") or not hasattr(model, "inputs"):
         raise ExportError(f"{path}: holds a {type(model).__name__}, not a Keras model")
     weights = {}
@@ -109,7 +114,8 @@ def load(path: Path) -> LoadedModel:
                             else [np.asarray(result)])
         return [np.concatenate([row[k] for row in rows]) for k in range(len(rows[0]))]
 
+    from exporter.float64_reference import float64_predict
     from exporter.gradient_vectors import keras_gradients
 
     return LoadedModel(serialized, weights, keras.__version__, keras.backend.backend(), predict,
-                       keras_gradients(model))
+                       gradient=keras_gradients(model), predict64=float64_predict(model))

@@ -22,7 +22,7 @@ MANIFEST_MEMBER = "manifest"
 
 
 def _manifest(graph: Graph, vectors: list, producer: dict, encode) -> dict:
-    """Build the manifest; encode(array) returns the array's JSON description."""
+    """Build the manifest; encode(array, dtype="float32") returns the array's JSON description."""
     return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -44,27 +44,32 @@ def _manifest(graph: Graph, vectors: list, producer: dict, encode) -> dict:
             for node in graph.nodes
         ],
         "weights_sha256": graph.weights_sha256(),
-        "test_vectors": [
-            {
-                "inputs": [encode(a) for a in vector["inputs"]],
-                "outputs": [encode(a) for a in vector["outputs"]],
-            }
-            for vector in vectors
-        ],
+        "test_vectors": [_vector(vector, encode) for vector in vectors],
     }
 
 
-def _float32(array) -> np.ndarray:
-    return np.ascontiguousarray(array, dtype="<f4")
+def _vector(vector: dict, encode) -> dict:
+    """One test vector; outputs64 (the float64 run's outputs) where the exporter has them."""
+    entry = {"inputs": [encode(a) for a in vector["inputs"]], "outputs": [encode(a) for a in vector["outputs"]]}
+    if vector.get("outputs64") is not None:
+        entry["outputs64"] = [encode(a, "float64") for a in vector["outputs64"]]
+    return entry
+
+
+LITTLE_ENDIAN = {"float32": "<f4", "float64": "<f8"}
+
+
+def _little_endian(array, dtype: str) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype=LITTLE_ENDIAN[dtype])
 
 
 def to_json(graph: Graph, vectors: list, producer: dict) -> bytes:
     """Render the model file as JSON bytes."""
 
-    def encode(array):
-        array = _float32(array)
+    def encode(array, dtype="float32"):
+        array = _little_endian(array, dtype)
         return {
-            "dtype": "float32",
+            "dtype": dtype,
             "shape": list(array.shape),
             "data": base64.b64encode(array.tobytes()).decode("ascii"),
         }
@@ -77,10 +82,10 @@ def to_npz(graph: Graph, vectors: list, producer: dict) -> bytes:
     """Render the model file as NPZ bytes (loadable with numpy's allow_pickle=False)."""
     members = {}
 
-    def encode(array):
+    def encode(array, dtype="float32"):
         key = f"a{len(members)}"
-        members[key] = _float32(array)
-        return {"dtype": "float32", "shape": list(members[key].shape), "member": key}
+        members[key] = _little_endian(array, dtype)
+        return {"dtype": dtype, "shape": list(members[key].shape), "member": key}
 
     manifest = _manifest(graph, vectors, producer, encode)
     text = json.dumps(manifest, indent=1, allow_nan=False).encode("utf-8")

@@ -34,18 +34,32 @@ def make_inputs(graph: Graph) -> list:
     return batches
 
 
-def make_test_vectors(graph: Graph, predict) -> list:
-    """Run predict (Keras's) on make_inputs() and pair inputs with outputs.
+def make_test_vectors(graph: Graph, predict, predict64=None) -> tuple:
+    """Run predict (Keras's) on make_inputs() and pair inputs with outputs; return (vectors, note).
 
-    All rows go to predict at once; the Keras front-end's predict runs them one row at a time, so
-    each row's outputs are what Keras gives for that row alone (docs/format.md, "Test vectors").
+    One predict call on all rows (each call on a new model costs a tf.function trace); the Keras
+    front-end's predict runs them one row at a time, so each row's outputs are what Keras gives
+    for that row alone (docs/format.md, "Test vectors"). predict64, where given, is the float64
+    run of the same Keras model: its outputs go in as outputs64. note says why they are missing
+    when the float64 run failed ("" otherwise).
     """
+    from exporter.float64_reference import Float64Unavailable
+
     batches = make_inputs(graph)
     stacked = [np.concatenate([batch[k] for batch in batches]) for k in range(len(graph.inputs))]
     outputs = [np.asarray(o, dtype=np.float32) for o in predict(stacked)]
+    exact, note = None, ""
+    if predict64 is not None:
+        try:
+            exact = [np.asarray(o, dtype=np.float64) for o in predict64(stacked)]
+        except Float64Unavailable as exc:
+            note = str(exc)
     vectors, start = [], 0
     for inputs in batches:
         rows = len(inputs[0])
-        vectors.append({"inputs": inputs, "outputs": [o[start:start + rows] for o in outputs]})
+        vector = {"inputs": inputs, "outputs": [o[start:start + rows] for o in outputs]}
+        if exact is not None:
+            vector["outputs64"] = [o[start:start + rows] for o in exact]
+        vectors.append(vector)
         start += rows
-    return vectors
+    return vectors, note

@@ -17,15 +17,16 @@ from exporter.c.literals import c_comment, c_list, literal_rows, shape_text
 from exporter.c.resources import shared_kernel, template
 from exporter.errors import ExportError
 from exporter.ir import Graph, size_of
+from runtime_py.judge import bounds
 
 
-def _vector_table(vectors: list, which: str, count: int) -> np.ndarray:
+def _vector_table(vectors: list, which: str, count: int, dtype=np.float32) -> np.ndarray:
     """Concatenate every batch row by row: (rows, total floats of all inputs or all outputs)."""
     if not vectors:
-        return np.zeros((0, 0), dtype=np.float32)
+        return np.zeros((0, 0), dtype=dtype)
     batches = []
     for vector in vectors:
-        arrays = [np.asarray(a, dtype=np.float32) for a in vector[which]]
+        arrays = [np.asarray(a, dtype=dtype) for a in vector[which]]
         if len(arrays) != count:
             raise ExportError(f"test vectors have {len(arrays)} {which}, the model has {count}")
         rows = arrays[0].shape[0]
@@ -36,6 +37,21 @@ def _vector_table(vectors: list, which: str, count: int) -> np.ndarray:
 # Columns padded to the longest name, up to this width: one very long name must not pad every line
 # of the banner (a 1 MB name in a model of 20,000 layers would make a 20 GB header).
 MAX_ALIGN = 40
+
+
+def judge_bounds(vectors: list, outputs: np.ndarray, count: int) -> tuple:
+    """(lo, hi) float32 tables: the parity judge as an interval per test value (runtime_py/judge.py).
+
+    A float32 result passes exactly when lo <= result <= hi: both clauses' intervals contain
+    Keras's value, so their union is one interval, computed exactly here and rounded inward, and
+    NAME_selftest needs no double precision (AVR's double is 32 bits). NaN from Keras: lo = hi = NaN.
+    """
+    exact = (_vector_table(vectors, "outputs64", count, np.float64).ravel().tolist()
+             if vectors and all(v.get("outputs64") is not None for v in vectors) else None)
+    pairs = [bounds(k, None if exact is None else exact[i]) for i, k in enumerate(outputs.ravel().tolist())]
+    shape = outputs.shape
+    return (np.array([p[0] for p in pairs], dtype=np.float32).reshape(shape),
+            np.array([p[1] for p in pairs], dtype=np.float32).reshape(shape))
 
 
 def _gradient_context(graph: Graph, plan, gradients: dict, input_total: int) -> dict:
@@ -72,6 +88,7 @@ def to_header(graph: Graph, vectors: list, producer: dict, gradients: dict | Non
     outputs = _vector_table(vectors, "outputs", len(graph.outputs))
     input_total = sum(t["size"] for t in plan.inputs)
     output_total = sum(t["size"] for t in plan.outputs)
+    low, high = judge_bounds(vectors, outputs, len(graph.outputs))
     offsets = lambda tensors: [sum(t["size"] for t in tensors[:k]) for k in range(len(tensors))]  # noqa: E731
     context = {
         "version": __version__,
@@ -103,6 +120,9 @@ def to_header(graph: Graph, vectors: list, producer: dict, gradients: dict | Non
         "test_rows": int(inputs.shape[0]),
         "test_inputs": literal_rows(inputs, input_total) if inputs.size else [],
         "test_outputs": literal_rows(outputs, output_total) if outputs.size else [],
+        "test_low": literal_rows(low, output_total) if outputs.size else [],
+        "test_high": literal_rows(high, output_total) if outputs.size else [],
+        "float64_judge": bool(vectors) and all(v.get("outputs64") is not None for v in vectors),
     }
     context["gradient"] = _gradient_context(graph, plan, gradients, input_total) if gradients else None
     if gradients:

@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from exporter.frontend_keras import quiet_stderr
+from exporter.frontend_keras import predict_rows, quiet_stderr
 
 
 class Float64Unavailable(Exception):
@@ -80,14 +80,11 @@ def float64_predict(model):
     def predict(batches: list) -> list:
         if not twin:
             twin.append(rebuild_float64(model))
-        inputs = [np.asarray(b, dtype=np.float64) for b in batches]
         try:
-            with quiet_stderr():
-                result = twin[0].predict(inputs if len(inputs) > 1 else inputs[0], batch_size=1, verbose=0)
+            outputs = predict_rows(twin[0], [np.asarray(b, dtype=np.float64) for b in batches])
         except Exception as exc:
             raise Float64Unavailable(f"Keras cannot run the model in float64: {type(exc).__name__}: "
                                      f"{' '.join(str(exc).split())[:200]}") from None
-        outputs = list(result) if isinstance(result, (list, tuple)) else [result]
         if any(np.asarray(o).dtype != np.float64 for o in outputs):
             raise Float64Unavailable("the float64 rebuild did not return float64 outputs")
         return [np.asarray(o) for o in outputs]

@@ -37,9 +37,8 @@ def make_inputs(graph: Graph) -> list:
 def make_test_vectors(graph: Graph, predict, predict64=None) -> tuple:
     """Run predict (Keras's) on make_inputs() and pair inputs with outputs; return (vectors, note).
 
-    One predict call on all rows (each call on a new model costs a tf.function trace); the Keras
-    front-end's predict runs them one row at a time, so each row's outputs are what Keras gives
-    for that row alone (docs/format.md, "Test vectors"). predict64, where given, is the float64
+    All rows go to predict at once; the Keras front-end's predict runs them one row at a time, so
+    each row's outputs are what Keras gives for that row alone (docs/format.md, "Test vectors"). predict64, where given, is the float64
     run of the same Keras model: its outputs go in as outputs64. note says why they are missing
     when the float64 run failed ("" otherwise).
     """

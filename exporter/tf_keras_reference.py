@@ -16,7 +16,7 @@ from typing import Callable
 
 from exporter.errors import ExportError
 from exporter.float64_reference import float64_predict
-from exporter.frontend_keras import quiet_stderr
+from exporter.frontend_keras import predict_rows, quiet_stderr
 
 
 @dataclass
@@ -47,11 +47,7 @@ def load(path: Path) -> Reference:
         raise ExportError(f"{path}: tf_keras cannot load it: {type(exc).__name__}: "
                           f"{' '.join(str(exc).split())[:200]}") from None
 
-    def predict(batches: list) -> list:
-        with quiet_stderr():  # one row at a time, as the Keras front-end's test vectors
-            result = model.predict(batches if len(batches) > 1 else batches[0], batch_size=1, verbose=0)
-        return list(result) if isinstance(result, (list, tuple)) else [result]
-
     from exporter.gradient_vectors import keras_gradients
 
-    return Reference(predict, float64_predict(model), tf_keras.__version__, keras_gradients(model))
+    return Reference(lambda batches: predict_rows(model, batches), float64_predict(model), tf_keras.__version__,
+                     keras_gradients(model))

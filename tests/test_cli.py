@@ -36,6 +36,7 @@ def test_default_output_beside_model(digits_h5):
     assert "2,410 parameters" in done.stdout
     assert "Flatten" in done.stdout and "Dense" in done.stdout
     assert f"wrote {json_path}" in done.stdout and "KiB" in done.stdout and "max |error| vs Keras" in done.stdout
+    assert "of the tolerance" in done.stdout and "float32 ulp" in done.stdout and "by the float64 clause" in done.stdout
     assert done.stderr == ""  # TensorFlow's start-up noise stays off the terminal
 
 

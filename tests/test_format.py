@@ -107,3 +107,46 @@ def test_test_vectors_hold_what_keras_predicted(zoo):
         for row in range(len(x)):
             np.testing.assert_array_equal(model.predict(x[row:row + 1], verbose=0), y[row:row + 1])
         assert_parity(model.predict(x, verbose=0), y, "the same rows predicted as one batch")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".npz"])
+def test_vectors_carry_float64_outputs_from_keras(zoo, suffix):
+    """outputs64: float64 arrays of the outputs' shapes, close to Keras's float32 outputs, not equal to them."""
+    path = zoo.exported("regressor", "keras", suffix)
+    spec = read_model_file(path)
+    assert spec["producer"]["reference_keras"].startswith("keras 3")
+    for vector in spec["test_vectors"]:
+        (exact,), (single,) = vector["outputs64"], vector["outputs"]
+        assert exact.dtype == "float64" and exact.shape == single.shape
+        values64 = np.frombuffer(exact.data, dtype="<f8")
+        values32 = np.frombuffer(single.data, dtype="<f4")
+        np.testing.assert_allclose(values64, values32, rtol=1e-4, atol=1e-4)
+    # a float64 computation, not Keras's float32 outputs widened
+    assert any(np.any(np.frombuffer(v["outputs64"][0].data, "<f8") != np.frombuffer(v["outputs"][0].data, "<f4"))
+               for v in spec["test_vectors"])
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            manifest = json.loads(archive["manifest"].tobytes().decode("utf-8"))
+            member = manifest["test_vectors"][0]["outputs64"][0]["member"]
+            assert archive[member].dtype == np.float64
+
+
+def test_files_without_float64_outputs_still_load_and_verify(zoo, tmp_path):
+    manifest = json.loads(zoo.exported("digits", "keras", ".json").read_text())
+    for vector in manifest["test_vectors"]:
+        del vector["outputs64"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(manifest))
+    for backend in runtime_py.BACKENDS:
+        model = runtime_py.load(path, backend=backend)
+        model.verify()
+        assert not any(r.float64 for r in model.verify_report())
+
+
+def test_float64_outputs_must_be_float64(zoo, tmp_path):
+    manifest = json.loads(zoo.exported("digits", "keras", ".json").read_text())
+    manifest["test_vectors"][0]["outputs64"] = manifest["test_vectors"][0]["outputs"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(runtime_py.ModelFormatError, match="outputs64.*float64"):
+        runtime_py.load(path)

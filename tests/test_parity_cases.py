@@ -234,3 +234,23 @@ def test_explicit_keras_frontend_on_a_keras2_file_warns(tmp_path):
     result = export(FIXTURES / "hard_sigmoid.h5", [tmp_path / "k.json"], frontend="keras")
     assert result.frontend == "keras"
     assert any(note.startswith("warning:") and "hard_sigmoid" in note for note in result.notes)
+
+
+def test_float64_rebuild_failure_falls_back_to_the_plain_tolerance(keras, tmp_path, monkeypatch):
+    from exporter import float64_reference
+
+    def refuse(model):
+        raise float64_reference.Float64Unavailable("layer(s) d do not compute in float64 when rebuilt")
+
+    monkeypatch.setattr(float64_reference, "rebuild_float64", refuse)
+    inputs = keras.Input((4,), name="x")
+    keras.Model(inputs, keras.layers.Dense(3, name="d")(inputs), name="nf").save(tmp_path / "nf.keras")
+    result = export(tmp_path / "nf.keras", [tmp_path / "nf.json", tmp_path / "nf.h"])
+    assert any("no float64 reference" in n and "layer(s) d" in n for n in result.notes)
+    manifest = json.loads((tmp_path / "nf.json").read_text())
+    assert "layer(s) d" in manifest["producer"]["float64_unavailable"]
+    assert all("outputs64" not in v for v in manifest["test_vectors"])
+    assert "the plain tolerance alone" in (tmp_path / "nf.h").read_text()
+    assert not result.written[0].judgements[0].float64
+    code, out = _c_selftest(tmp_path, tmp_path / "nf.h", "nf")
+    assert code == 0, out

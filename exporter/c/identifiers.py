@@ -56,6 +56,8 @@ SUFFIXES = {
     "TEST_ROWS": "macro: rows of test vectors",
     "test_inputs": "array: the test vectors' inputs",
     "test_outputs": "array: the test vectors' expected outputs",
+    "test_low": "array: the parity judge's lower bound per test output value",
+    "test_high": "array: the parity judge's upper bound per test output value",
     "input_gradient": "function (--gradients): d output value / d input, one input",
     "input_gradient_multi": "function (--gradients): d output value / d inputs, any number of inputs",
     "GRADIENT_FLOATS": "macro (--gradients): stack floats of one input_gradient call",

@@ -18,7 +18,7 @@ from exporter.ir import Graph
 from exporter.model_file import to_json, to_npz
 from exporter.output import write_all
 from exporter.reading import FRONTENDS, read
-from exporter.test_vectors import make_test_vectors
+from exporter.test_vectors import add_float64_outputs, make_test_vectors
 
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
 WRITERS = {".json": to_json, ".npz": to_npz, ".h": to_header}
@@ -120,7 +120,8 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     if not outputs and header_unsupported(graph):  # the default pair: still write the model file
         targets = [t for t in targets if t.suffix.lower() != ".h"]
         notes.append(f"no C header written: {header_unsupported(graph)}")
-    vectors, float64_missing = make_test_vectors(graph, reading.predict, reading.predict64)
+    vectors = make_test_vectors(graph, reading.predict)
+    float64_missing = add_float64_outputs(vectors, reading.predict64)
     producer = {"keras_version": reading.keras_version, "backend": reading.backend, "source": model.name,
                 "reference": reading.reference}
     if reading.reference_keras:

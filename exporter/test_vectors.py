@@ -34,31 +34,47 @@ def make_inputs(graph: Graph) -> list:
     return batches
 
 
-def make_test_vectors(graph: Graph, predict, predict64=None) -> tuple:
-    """Run predict (Keras's) on make_inputs() and pair inputs with outputs; return (vectors, note).
+def _stack(batches: list) -> list:
+    """One array per model input holding every batch's rows, in order."""
+    return [np.concatenate([batch[k] for batch in batches]) for k in range(len(batches[0]))]
+
+
+def _split(arrays: list, vectors: list) -> list:
+    """Cut stacked outputs back into one list of arrays per vector (rows as in the vectors' inputs)."""
+    parts, start = [], 0
+    for vector in vectors:
+        rows = len(vector["inputs"][0])
+        parts.append([a[start:start + rows] for a in arrays])
+        start += rows
+    return parts
+
+
+def make_test_vectors(graph: Graph, predict) -> list:
+    """Run predict (Keras's) on make_inputs() and pair inputs with outputs.
 
     All rows go to predict at once; the Keras front-end's predict runs them one row at a time, so
-    each row's outputs are what Keras gives for that row alone (docs/format.md, "Test vectors"). predict64, where given, is the float64
-    run of the same Keras model: its outputs go in as outputs64. note says why they are missing
-    when the float64 run failed ("" otherwise).
+    each row's outputs are what Keras gives for that row alone (docs/format.md, "Test vectors").
+    """
+    vectors = [{"inputs": inputs} for inputs in make_inputs(graph)]
+    outputs = [np.asarray(o, dtype=np.float32) for o in predict(_stack([v["inputs"] for v in vectors]))]
+    for vector, part in zip(vectors, _split(outputs, vectors)):
+        vector["outputs"] = part
+    return vectors
+
+
+def add_float64_outputs(vectors: list, predict64) -> str:
+    """Add outputs64, the float64 run of the same Keras model, to every vector; return why not ("": added).
+
+    predict64 may raise Float64Unavailable (exporter/float64_reference.py); None means no such run.
     """
     from exporter.float64_reference import Float64Unavailable
 
-    batches = make_inputs(graph)
-    stacked = [np.concatenate([batch[k] for batch in batches]) for k in range(len(graph.inputs))]
-    outputs = [np.asarray(o, dtype=np.float32) for o in predict(stacked)]
-    exact, note = None, ""
-    if predict64 is not None:
-        try:
-            exact = [np.asarray(o, dtype=np.float64) for o in predict64(stacked)]
-        except Float64Unavailable as exc:
-            note = str(exc)
-    vectors, start = [], 0
-    for inputs in batches:
-        rows = len(inputs[0])
-        vector = {"inputs": inputs, "outputs": [o[start:start + rows] for o in outputs]}
-        if exact is not None:
-            vector["outputs64"] = [o[start:start + rows] for o in exact]
-        vectors.append(vector)
-        start += rows
-    return vectors, note
+    if predict64 is None or not vectors:
+        return ""
+    try:
+        exact = [np.asarray(o, dtype=np.float64) for o in predict64(_stack([v["inputs"] for v in vectors]))]
+    except Float64Unavailable as exc:
+        return str(exc)
+    for vector, part in zip(vectors, _split(exact, vectors)):
+        vector["outputs64"] = part
+    return ""

@@ -80,7 +80,7 @@ def render(graph) -> str:
 
     from exporter.gradient_vectors import kerasless_gradients, make_gradient_check
 
-    vectors, _ = make_test_vectors(graph, reference_predict(graph))
+    vectors = make_test_vectors(graph, reference_predict(graph))
     check = make_gradient_check(graph, vectors, kerasless_gradients(graph), "kerasless")  # names of --gradients too
     return to_header(graph, vectors, {"source": "hostile"}, check).decode("ascii")
 

@@ -40,9 +40,9 @@ def _c_selftest(tmp_path, header, prefix):
     return done.returncode, done.stdout
 
 
-def _export_and_check(keras_model, tmp_path, prefix):
-    """Save as .keras, export to JSON and a header, verify both backends and the C selftest."""
-    source = tmp_path / f"{prefix}.keras"
+def _export_and_check(keras_model, tmp_path, prefix, container="keras"):
+    """Save (.keras or .h5), export to JSON and a header, verify both backends and the C selftest."""
+    source = tmp_path / f"{prefix}.{container}"
     keras_model.save(source)
     result = export(source, [tmp_path / f"{prefix}.json", tmp_path / f"{prefix}.h"], name=prefix)
     for backend in runtime_py.BACKENDS:
@@ -109,6 +109,42 @@ def test_model_keras_predicts_differently_by_batch_size_exports(keras, tmp_path,
     alone = np.concatenate([model.predict(x[r:r + 1], verbose=0) for r in range(len(x))])
     assert not np.array_equal(together, alone), "Keras no longer depends on the batch size here"
     _export_and_check(model, tmp_path, f"batch_sensitive{seed}")
+
+
+def test_layer_norm_over_one_value_keras_rounding_noise_is_told_from_error(keras, tmp_path):
+    """LayerNormalization over an axis of size 1 gives beta exactly; Keras, one row at a time, does not.
+
+    Dense(1) of a +-1e4 entry (the extreme test rows) into a one-wide LayerNormalization: Keras's
+    one-row result is beta plus rounding noise of ~1e-3 (its batched result is beta), its float64
+    run is beta, and kerasless (which normalizes in double) is beta too. The float64 clause passes
+    ours because it is closer to the exact value than Keras; a noisier runtime would not pass.
+    (tests/graph_cases.py's random graph 18 from .h5 met this on the extreme test batch.)
+    """
+    keras.utils.set_random_seed(18)
+    L = keras.layers
+    inputs = keras.Input((3,), name="x")
+    outputs = L.Dense(4, name="head")(L.LayerNormalization(name="ln")(L.Dense(1, name="d")(inputs)))
+    model = keras.Model(inputs, outputs, name="ln_one")
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32) for w in model.get_weights()])
+    result = _export_and_check(model, tmp_path, "ln_one", container="h5")
+    judged = result.written[0].judgements[0]
+    assert judged.ok and judged.float64_needed > 0, judged.describe()
+    noisy = 0  # values where Keras itself is further from its float64 run than the plain tolerance
+    for backend in runtime_py.BACKENDS:
+        ours_model = runtime_py.load(tmp_path / "ln_one.json", backend=backend)
+        for vector in ours_model.spec["test_vectors"]:
+            x = np.frombuffer(vector["inputs"][0].data, "<f4").reshape(vector["inputs"][0].shape)
+            kept = np.frombuffer(vector["outputs"][0].data, "<f4").astype(np.float64)
+            exact = np.frombuffer(vector["outputs64"][0].data, "<f8")
+            ours = np.asarray(ours_model.predict(x), np.float64).ravel()
+            off = np.abs(kept - exact) > 1e-6 + 1e-5 * np.abs(kept)
+            noisy += int(off.sum())
+            assert np.all(np.abs(ours - exact)[off] < np.abs(kept - exact)[off]), f"{backend}: not the closer one"
+    assert noisy, "Keras's one-row result is no longer noisy here: the case shows nothing"
+    extreme = np.array([[1e4, 0, 0], [0, -1e4, 0]], np.float32)
+    alone = np.concatenate([model.predict_on_batch(extreme[r:r + 1]) for r in range(2)])
+    assert not np.array_equal(alone, model.predict(extreme, verbose=0)), "Keras no longer rounds this row by row"
 
 
 def test_pure_python_sums_exactly_and_the_judge_accepts_it(keras, tmp_path):

@@ -282,9 +282,9 @@ def _why_op(node) -> str:
 
 def _double(raw) -> list:
     """A weight's float32 values as a flat list of Python floats (doubles)."""
-    from runtime_py.model import _float32_list
+    from runtime_py.model import _values
 
-    return _float32_list(raw)
+    return _values(raw)
 
 
 def _chain(model) -> list:

@@ -74,7 +74,8 @@ def print_summary(result, model) -> None:
             from exporter.c.buffers import scratch_floats
 
             check += (f"; {_size(graph.weight_bytes())} static weights, "
-                      f"{_size(4 * scratch_floats(graph))} stack per predict; check it with {graph.name}_selftest()")
+                      f"{_size(4 * scratch_floats(graph))} scratch per predict (on the stack, or a buffer of yours with "
+                      f"{graph.name}_predict_scratch); check it with {graph.name}_selftest()")
             if result.gradient_error is not None:
                 from exporter.c.gradients import gradient_floats
                 from exporter.gradient_vectors import GRADIENT_ROWS

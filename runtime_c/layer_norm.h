@@ -14,6 +14,11 @@
 #ifndef KERASLESS_KERNEL_LAYER_NORM
 #define KERASLESS_KERNEL_LAYER_NORM
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 #include <math.h>
 #include <stddef.h>
 
@@ -42,13 +47,13 @@ static inline void kl_layer_norm_forward(float *out,         /* (rows, n) */
             if (rms_scaling) {
                 value = (double)x[j] * inv;
                 if (gamma != NULL) {
-                    value = value * (double)gamma[j];
+                    value = value * (double)KL_LOAD_F32(gamma + j);
                 }
             } else {
-                const double scale = gamma != NULL ? inv * (double)gamma[j] : inv;
+                const double scale = gamma != NULL ? inv * (double)KL_LOAD_F32(gamma + j) : inv;
                 double shift = -mean * scale;
                 if (beta != NULL) {
-                    shift = shift + (double)beta[j];
+                    shift = shift + (double)KL_LOAD_F32(beta + j);
                 }
                 value = (double)x[j] * scale + shift;
             }

@@ -8,6 +8,11 @@
 #ifndef KERASLESS_KERNEL_PRELU
 #define KERASLESS_KERNEL_PRELU
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 static inline float kl_prelu_relu(float x)
 {
     return x > 0.0f ? x : (x == x ? 0.0f : x); /* x != x only for NaN */
@@ -20,7 +25,7 @@ static inline void kl_prelu_forward(float *out,         /* (size,) */
 {
     for (int k = 0; k < size; k++) {
         const float positive = kl_prelu_relu(inp[k]);
-        const float negative = (-alpha[k]) * kl_prelu_relu(-inp[k]);
+        const float negative = (-KL_LOAD_F32(alpha + k)) * kl_prelu_relu(-inp[k]);
         out[k] = positive + negative;
     }
 }

@@ -7,6 +7,11 @@
 #ifndef KERASLESS_KERNEL_RMS_NORM
 #define KERASLESS_KERNEL_RMS_NORM
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 #include <math.h>
 #include <stddef.h>
 
@@ -26,7 +31,7 @@ static inline void kl_rms_norm_forward(float *out,         /* (rows, n) */
         const float inv = 1.0f / sqrtf(square_sum / (float)n + epsilon);
         for (int j = 0; j < n; j++) {
             const float normalized = x[j] * inv;
-            y[j] = normalized * scale[j];
+            y[j] = normalized * KL_LOAD_F32(scale + j);
         }
     }
 }

@@ -8,6 +8,11 @@
 #ifndef KERASLESS_KERNEL_SCALE_SHIFT
 #define KERASLESS_KERNEL_SCALE_SHIFT
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 #include <stddef.h>
 
 static inline void kl_scale_shift_forward(float *out,         /* (rows, n) */
@@ -20,8 +25,8 @@ static inline void kl_scale_shift_forward(float *out,         /* (rows, n) */
         const float *x = inp + (size_t)r * (size_t)n; /* (n,) */
         float *y = out + (size_t)r * (size_t)n;       /* (n,) */
         for (int j = 0; j < n; j++) {
-            const float scaled = x[j] * scale[j];
-            y[j] = scaled + shift[j];
+            const float scaled = x[j] * KL_LOAD_F32(scale + j);
+            y[j] = scaled + KL_LOAD_F32(shift + j);
         }
     }
 }

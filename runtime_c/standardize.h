@@ -9,6 +9,11 @@
 #ifndef KERASLESS_KERNEL_STANDARDIZE
 #define KERASLESS_KERNEL_STANDARDIZE
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 static inline void kl_standardize_forward(float *out,        /* (size,) */
                                           const float *inp,  /* (size,) */
                                           const float *mean, /* (size,) */
@@ -17,11 +22,11 @@ static inline void kl_standardize_forward(float *out,        /* (size,) */
 {
     for (int k = 0; k < size; k++) {
         if (invert) {
-            const float scaled = inp[k] * std[k];
-            out[k] = mean[k] + scaled;
+            const float scaled = inp[k] * KL_LOAD_F32(std + k);
+            out[k] = KL_LOAD_F32(mean + k) + scaled;
         } else {
-            const float centered = inp[k] - mean[k];
-            out[k] = centered / std[k];
+            const float centered = inp[k] - KL_LOAD_F32(mean + k);
+            out[k] = centered / KL_LOAD_F32(std + k);
         }
     }
 }

@@ -10,13 +10,18 @@
 #ifndef KERASLESS_KERNEL_TRANSPOSE
 #define KERASLESS_KERNEL_TRANSPOSE
 
+/* Index tables are read through KL_LOAD_INT (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_INT
+#define KL_LOAD_INT(p) (*(p))
+#endif
+
 static inline void kl_transpose_forward(float *out,              /* (size,): the permuted shape */
                                         const float *inp,        /* (size,): the input shape */
                                         const int *source_index, /* (size,) */
                                         int size)
 {
     for (int k = 0; k < size; k++) {
-        out[k] = inp[source_index[k]];
+        out[k] = inp[KL_LOAD_INT(source_index + k)];
     }
 }
 

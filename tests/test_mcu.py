@@ -8,7 +8,6 @@ collect their results. A missing tool skips with the package to install.
 
 from __future__ import annotations
 
-import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from cbuild import build, run_rows
+from parity import assert_parity
 from test_c_header import driver_source, model_arity, output_shapes
 from zoo import MODELS
 
@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT / "examples" / "mcu"))
 import mcu  # noqa: E402
 
 AVR_DATA_LIMIT = 64 * 1024  # bytes of program-memory data a near pointer reaches (pgm_read_*)
-AVR_STACK_RESERVE = 512  # bytes of SRAM left for the stack when judging whether static data fits
 
 
 def fit_problem(zoo, name, target):
@@ -37,14 +36,6 @@ def fit_problem(zoo, name, target):
                f"{target.flash_bytes // 1024} KiB of flash"
     if target.arch == "avr" and weight_bytes > AVR_DATA_LIMIT:
         return f"{weight_bytes // 1024} KiB of weights: AVR program memory above 64 KiB needs far reads"
-    if target.arch == "avr":
-        header = zoo.exported(name, "keras", ".h").read_text(encoding="ascii")
-        rows = int(re.search(rf"#define {name}_TEST_ROWS (\d+)", header).group(1))
-        sizes = [int(v) for v in re.findall(rf"#define {name}_(?:IN|OUT)PUT_\d+_SIZE (\d+)", header)]
-        sram = weight_bytes + 4 * rows * sum(sizes)
-        if sram > target.ram_bytes - AVR_STACK_RESERVE:
-            return f"the header's static const arrays ({sram} B with the test vectors) are copied to SRAM on AVR " \
-                   f"and exceed the {target.name}'s {target.ram_bytes} B"
     return None
 
 
@@ -123,25 +114,43 @@ def host_outputs(zoo, tmp_path_factory, exact_rows):
     return run_rows(exe, [], [exact_rows], output_shapes(zoo, EXACT_MODEL))[0].reshape(EXACT_ROWS, -1)
 
 
+# Builds that must give the host's bits: every target as it is (fmaf where the core has FMA
+# instructions), and the Cortex-M0 with KERASLESS_DENSE_FMA=1 (newlib's software fmaf).
+EXACT_BUILDS = {name: (name, ()) for name in mcu.TARGETS}
+EXACT_BUILDS["m0-fmaf"] = ("m0", ("KERASLESS_DENSE_FMA=1",))
+
+
 @pytest.fixture(scope="module")
 def predictions(zoo, tmp_path_factory, exact_rows):
     runs = Runs(tmp_path_factory.mktemp("mcu-predict"))
     header = zoo.exported(EXACT_MODEL, "keras", ".h")
-    for target in mcu.TARGETS.values():
+    for key, (name, defines) in EXACT_BUILDS.items():
+        target = mcu.TARGETS[name]
         if mcu.missing_tools(target) is None and fit_problem(zoo, EXACT_MODEL, target) is None:
-            runs.submit(target.name, header, EXACT_MODEL, target, "predict", rows=exact_rows)
+            runs.submit(key, header, EXACT_MODEL, target, "predict", rows=exact_rows, defines=defines,
+                        tag="-fmaf" if defines else "")
     yield runs
     runs.pool.shutdown(cancel_futures=True)
 
 
-@pytest.mark.parametrize("target_name", sorted(mcu.TARGETS))
-def test_target_computes_the_host_bits(zoo, predictions, host_outputs, target_name):
-    target = mcu.TARGETS[target_name]
+def uses_fmaf(firmware) -> bool:
+    """Whether the dense kernel was built with fmaf: the default except on ARM cores without FMA."""
+    return firmware.target.name != "m0" or "-fmaf" in firmware.path.parent.name
+
+
+@pytest.mark.parametrize("build_name", sorted(EXACT_BUILDS))
+def test_target_computes_the_host_bits(zoo, predictions, host_outputs, exact_rows, build_name):
+    """With fmaf the bits are the host's; with x * w + s (the Cortex-M0's default) Keras's within the judge."""
+    target = mcu.TARGETS[EXACT_BUILDS[build_name][0]]
     skip_unless_runnable(zoo, EXACT_MODEL, target)
-    firmware, result = predictions.result(target_name)
+    firmware, result = predictions.result(build_name)
     ours = result.output_array()
-    assert ours.tobytes() == np.ascontiguousarray(host_outputs, dtype=np.float32).tobytes(), \
-        f"{target.description}: {np.abs(ours - host_outputs).max()} from the host's outputs"
+    if uses_fmaf(firmware):
+        assert ours.tobytes() == np.ascontiguousarray(host_outputs, dtype=np.float32).tobytes(), \
+            f"{target.description}: {np.abs(ours - host_outputs).max()} from the host's outputs"
+    else:
+        keras_out = zoo.keras_predict(EXACT_MODEL, [exact_rows])[0].reshape(ours.shape)
+        assert_parity(ours, keras_out, f"{EXACT_MODEL} on {target.description} with x * w + s")
 
 
 @pytest.mark.parametrize("target_name", sorted(mcu.TARGETS))
@@ -156,3 +165,33 @@ def test_counts_are_deterministic(zoo, predictions, target_name):
     assert count > macs, f"{count} per predict is less than one per multiply-add"
     assert 4 * 64 <= first.stack < 4096, f"stack high-water {first.stack} B: the scratch alone is 256 B"
     assert (second.instructions, second.cycles, second.stack) == (first.instructions, first.cycles, first.stack)
+
+
+# ---- weights in program memory ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_builds(zoo, tmp_path_factory):
+    """The digits header in predict firmware and in the same firmware without the model, per target."""
+    runs = Runs(tmp_path_factory.mktemp("mcu-ram"))
+    header = zoo.exported("digits", "keras", ".h")
+    rows = zoo.inputs("digits", rows=1, seed=2)[0].reshape(1, -1)
+    built = {}
+    for target in mcu.TARGETS.values():
+        if mcu.missing_tools(target) is None:
+            built[target.name] = [runs.pool.submit(mcu.build, header, "digits", target, mode, runs.workdir, rows=rows)
+                                  for mode in ("predict", "empty")]
+    yield built
+    runs.pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize("target_name", sorted(mcu.TARGETS))
+def test_weights_take_no_static_ram(zoo, digits_builds, target_name):
+    """No array of the header lands in .data or .bss, AVR included (PROGMEM): they are all in flash."""
+    skip_unless_runnable(zoo, "digits", mcu.TARGETS[target_name])
+    model, empty = (future.result() for future in digits_builds[target_name])
+    in_ram = {name: size for name, size in mcu.ram_symbols(model).items() if name.startswith("digits_")}
+    assert not in_ram, f"header arrays in static RAM: {in_ram}"
+    assert model.text - empty.text > 4 * zoo.model("digits").count_params()
+    if mcu.TARGETS[target_name].arch == "avr":  # everything the model adds to RAM: nothing at all
+        assert model.data == empty.data, f"{model.data - empty.data} B of static RAM with the model"

@@ -232,6 +232,17 @@ def elf_sizes(elf: Path, target: Target) -> tuple:
     return text + data, data + bss
 
 
+def ram_symbols(firmware: Firmware) -> dict:
+    """Symbols the ELF places in static RAM (.data and .bss) -> their sizes in bytes."""
+    tool = "arm-none-eabi-nm" if firmware.target.arch == "arm" else "avr-nm"
+    found = {}
+    for line in _run([tool, "-S", firmware.path], f"{tool} {firmware.path.name}").stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "dDbB":
+            found[parts[3]] = int(parts[1], 16)
+    return found
+
+
 # ---- running ---------------------------------------------------------------------------------------
 
 _PLUGIN = {}

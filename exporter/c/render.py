@@ -54,6 +54,24 @@ def judge_bounds(vectors: list, outputs: np.ndarray, count: int) -> tuple:
             np.array([p[1] for p in pairs], dtype=np.float32).reshape(shape))
 
 
+C_TYPE_BYTES = {"float": 4, "int": 4}  # the bytes the header's arrays take (int: 2 on AVR, counted as 4)
+
+
+def weight_bytes(plan) -> int:
+    """Bytes of the header's constant arrays other than the test vectors (NAME_WEIGHT_BYTES)."""
+    return sum(C_TYPE_BYTES[a.ctype] * size_of([int(d) for d in a.size_expr.split(" * ")]) for a in plan.arrays)
+
+
+def dense_macs(graph: Graph) -> int:
+    """Multiply-adds of the dense layers in one predict call (NAME_MACS)."""
+    total = 0
+    for node in graph.nodes:
+        if node.op == "dense":
+            n_in, n_out = node.weights["kernel"].shape
+            total += size_of(node.shape) // n_out * n_in * n_out
+    return total
+
+
 def _gradient_context(graph: Graph, plan, gradients: dict, input_total: int) -> dict:
     """What the template needs for NAME_input_gradient and its self-check rows."""
     gradient = plan_gradient(graph, plan)
@@ -110,8 +128,10 @@ def to_header(graph: Graph, vectors: list, producer: dict, gradients: dict | Non
         "single": len(graph.inputs) == 1 and len(graph.outputs) == 1,
         "batch": plan_batch(graph, plan),
         "parameters": graph.parameter_count(),
-        "weight_bytes": sum(4 * size_of(a.size_expr.split(" * ")) for a in plan.arrays if a.ctype == "float"),
-        "kernels": [{"name": k, "source": shared_kernel(k)} for k in plan.kernels],
+        "weight_bytes": weight_bytes(plan),
+        "macs": dense_macs(graph),
+        # storage.h first: it defines how every later kernel reads the constant arrays
+        "kernels": [{"name": k, "source": shared_kernel(k)} for k in ["storage", *plan.kernels]],
         "single_input": len(graph.inputs) == 1,
         "input_total": input_total,
         "output_total": output_total,

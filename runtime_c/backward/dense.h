@@ -7,6 +7,11 @@
 #ifndef KERASLESS_KERNEL_DENSE_BACKWARD
 #define KERASLESS_KERNEL_DENSE_BACKWARD
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 #include <stddef.h>
 
 static inline void kl_dense_backward(float *grad_in,        /* (rows, n_in): added to */
@@ -21,7 +26,7 @@ static inline void kl_dense_backward(float *grad_in,        /* (rows, n_in): add
             const float *w = kernel + (size_t)i * (size_t)n_out; /* (n_out,): row i of the kernel */
             float sum = 0.0f;
             for (int j = 0; j < n_out; j++) {
-                sum = sum + w[j] * g[j];
+                sum = sum + KL_LOAD_F32(w + j) * g[j];
             }
             d[i] += sum;
         }

@@ -8,6 +8,11 @@
 #ifndef KERASLESS_KERNEL_LAYER_NORM_BACKWARD
 #define KERASLESS_KERNEL_LAYER_NORM_BACKWARD
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 #include <math.h>
 #include <stddef.h>
 
@@ -28,7 +33,7 @@ static inline void kl_layer_norm_backward(float *grad_in,        /* (rows, n): a
         mean /= (double)n;
         for (int j = 0; j < n; j++) {
             const double c = (double)x[j] - mean;
-            const double gj = (double)g[j] * (gamma != NULL ? (double)gamma[j] : 1.0);
+            const double gj = (double)g[j] * (gamma != NULL ? (double)KL_LOAD_F32(gamma + j) : 1.0);
             variance += c * c;
             mean_g += gj;
             mean_gx += gj * (double)x[j];
@@ -41,7 +46,7 @@ static inline void kl_layer_norm_backward(float *grad_in,        /* (rows, n): a
         const double inv = 1.0 / sqrt(variance + (double)epsilon);
         for (int j = 0; j < n; j++) {
             const double c = (double)x[j] - mean;
-            const double gj = (double)g[j] * (gamma != NULL ? (double)gamma[j] : 1.0);
+            const double gj = (double)g[j] * (gamma != NULL ? (double)KL_LOAD_F32(gamma + j) : 1.0);
             const double value = rms_scaling ? gj * inv - c * inv * inv * inv * mean_gx
                                              : inv * (gj - mean_g - c * inv * inv * mean_gc);
             d[j] += (float)value;

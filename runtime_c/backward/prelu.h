@@ -6,6 +6,11 @@
 #ifndef KERASLESS_KERNEL_PRELU_BACKWARD
 #define KERASLESS_KERNEL_PRELU_BACKWARD
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 static inline void kl_prelu_backward(float *grad_in,        /* (size,): added to */
                                      const float *grad_out, /* (size,) */
                                      const float *inp,      /* (size,): the forward input */
@@ -15,7 +20,7 @@ static inline void kl_prelu_backward(float *grad_in,        /* (size,): added to
     for (int k = 0; k < size; k++) {
         const float x = inp[k];
         const float g = grad_out[k];
-        grad_in[k] += (x > 0.0f ? g : 0.0f) + (-x > 0.0f ? alpha[k] * g : 0.0f);
+        grad_in[k] += (x > 0.0f ? g : 0.0f) + (-x > 0.0f ? KL_LOAD_F32(alpha + k) * g : 0.0f);
     }
 }
 

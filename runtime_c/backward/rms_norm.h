@@ -6,6 +6,11 @@
 #ifndef KERASLESS_KERNEL_RMS_NORM_BACKWARD
 #define KERASLESS_KERNEL_RMS_NORM_BACKWARD
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 #include <math.h>
 #include <stddef.h>
 
@@ -22,13 +27,13 @@ static inline void kl_rms_norm_backward(float *grad_in,        /* (rows, n): add
         double square_mean = 0.0, mean_gx = 0.0;
         for (int j = 0; j < n; j++) {
             square_mean += (double)x[j] * (double)x[j];
-            mean_gx += (double)g[j] * (double)scale[j] * (double)x[j];
+            mean_gx += (double)g[j] * (double)KL_LOAD_F32(scale + j) * (double)x[j];
         }
         square_mean /= (double)n;
         mean_gx /= (double)n;
         const double inv = 1.0 / sqrt(square_mean + (double)epsilon);
         for (int j = 0; j < n; j++) {
-            d[j] += (float)((double)g[j] * (double)scale[j] * inv - (double)x[j] * inv * inv * inv * mean_gx);
+            d[j] += (float)((double)g[j] * (double)KL_LOAD_F32(scale + j) * inv - (double)x[j] * inv * inv * inv * mean_gx);
         }
     }
 }

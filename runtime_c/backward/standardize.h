@@ -5,13 +5,18 @@
 #ifndef KERASLESS_KERNEL_STANDARDIZE_BACKWARD
 #define KERASLESS_KERNEL_STANDARDIZE_BACKWARD
 
+/* Weight arrays are read through KL_LOAD_F32 (storage.h: program memory on AVR). */
+#ifndef KL_LOAD_F32
+#define KL_LOAD_F32(p) (*(p))
+#endif
+
 static inline void kl_standardize_backward(float *grad_in,        /* (size,): added to */
                                            const float *grad_out, /* (size,) */
                                            const float *std,      /* (size,) */
                                            int size, int invert)
 {
     for (int k = 0; k < size; k++) {
-        grad_in[k] += invert ? grad_out[k] * std[k] : grad_out[k] / std[k];
+        grad_in[k] += invert ? grad_out[k] * KL_LOAD_F32(std + k) : grad_out[k] / KL_LOAD_F32(std + k);
     }
 }
 

@@ -98,7 +98,7 @@ def test_buffer_traps_in_c(c_graphs):
     _check(c_graphs, ("buffer_traps", "keras"), scale=1.0)
     _check(c_graphs, ("buffer_traps", "keras"), scale=3.0)
     header = c_graphs[0].entries[c_graphs[0].index[("buffer_traps", "keras")]].header.read_text()
-    body = header.split("_predict_multi(const float *const inputs[], float *const outputs[])\n{")[1]
+    body = header.split("_predict_scratch(float *scratch, const float *const inputs[], float *const outputs[])\n{")[1]
     g, x, o1 = local_of(body, "g"), input_local_of(body, "x"), local_of(body, "o1")
     assert f"float *const {g} = outputs[2];" in body  # the permuted tensor lands in the output it is reshaped to
     assert f"kl_reshape_forward(outputs[4], {x}, 6);" in body  # a model input as an output is copied

@@ -323,7 +323,7 @@ def test_weight_literals_parse_back_in_python(special_graph):
     names = {"INFINITY": np.inf, "-INFINITY": -np.inf, "NAN": np.nan, "-NAN": -np.nan}
     for array, original in zip(plan_forward(special_graph).arrays,
                                [w for node in special_graph.nodes for w in node.weights.values()]):
-        body = re.search(rf"static const float {array.name}\[[^\]]*\] = \{{(.*?)\}};", text, re.S).group(1)
+        body = re.search(rf"static const float {array.name}\[[^\]]*\] KERASLESS_WEIGHTS = \{{(.*?)\}};", text, re.S).group(1)
         tokens = [t.strip() for t in body.split(",")]
         values = [names[t] if t in names else float(t.removesuffix("f")) for t in tokens]
         _same_float32(np.array(values, dtype=np.float32), original)

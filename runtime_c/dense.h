@@ -165,15 +165,14 @@ static KL_ALWAYS_INLINE void kl_dense_row(float *KL_RESTRICT y,            /* (n
             KL_DENSE_FMA4(a, *xi, w);
         }
         KL_DENSE_STORE4(y + j, a);
-        j += 4;
     }
-    for (; j < n_out; j++) { /* the last n_out % 4 outputs, one column at a time */
+    for (int col = n_out - n_out % 4; col < n_out; col++) { /* the last n_out % 4 outputs, one at a time */
         float s = 0.0f;
-        const float *KL_RESTRICT w = kernel + j;
+        const float *KL_RESTRICT w = kernel + col;
         for (const float *KL_RESTRICT xi = x; xi < end; xi++, w += on) {
             s = KL_DENSE_MAC(*xi, KL_LOAD_F32(w), s);
         }
-        y[j] = s;
+        y[col] = s;
     }
 }
 

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test clean bench
+.PHONY: demo test clean bench embedded-bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
+
+# make embedded-bench: the header on emulated Cortex-M and AVR chips -> docs/embedded.md, docs/embedded.png
+# (needs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc-avr avr-libc simavr; .ci/run installs them)
+embedded-bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[embedded-bench]'
+	$(BIN)/python benchmarks/embedded_bench.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -246,16 +247,20 @@ def ram_symbols(firmware: Firmware) -> dict:
 # ---- running ---------------------------------------------------------------------------------------
 
 _PLUGIN = {}
+_PLUGIN_LOCK = threading.Lock()
 
 
 def counting_plugin(workdir) -> Path:
-    """Compile the instruction-counting QEMU plugin (insn_count.c) once per process."""
-    if "path" not in _PLUGIN:
-        out = Path(workdir) / "libinsn_count.so"
-        _run(["gcc", "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o", out, HERE / "insn_count.c"],
-             "building the QEMU counting plugin")
-        _PLUGIN["path"] = out
-    return _PLUGIN["path"]
+    """Compile the instruction-counting QEMU plugin (insn_count.c) once per process (thread-safe)."""
+    with _PLUGIN_LOCK:
+        if "path" not in _PLUGIN:
+            out = Path(workdir) / "libinsn_count.so"
+            partial = out.with_suffix(".so.partial")
+            _run(["gcc", "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-o", partial, HERE / "insn_count.c"],
+                 "building the QEMU counting plugin")
+            partial.replace(out)
+            _PLUGIN["path"] = out
+        return _PLUGIN["path"]
 
 
 def symbol_address(elf: Path, symbol: str) -> int:

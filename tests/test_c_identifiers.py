@@ -175,7 +175,7 @@ def test_no_other_name_in_a_header_ends_with_a_suffix(headers):
 
 def test_locals_have_no_underscore(headers):
     text = headers["node0"].read_text()
-    body = _code(text).split("node0_predict_multi(const float *const inputs[], float *const outputs[])\n{")[1]
+    body = _code(text).split("node0_predict_scratch(float *scratch, const float *const inputs[], float *const outputs[])\n{")[1]
     body = body.split("\n}\n")[0]
     declared = re.findall(r"(?:float|int)\s*\*?\s*(?:const\s+)?(\w+)\s*(?:\[|=)", body)
     assert declared and all("_" not in name for name in declared), declared

@@ -12,7 +12,9 @@
  * except where the compiler targets an ARM core without FMA instructions (Cortex-M0/M0+/M3,
  * an M4 without FPU): there newlib's fmaf computes in double in software, which measured
  * 2.5x (digits) and 3.0x (MNIST) the instructions of x * w + s per predict on the Cortex-M0
- * (docs/embedded.md).
+ * (docs/embedded.md). 1 gives TensorFlow's bits only where fmaf is exactly rounded (an FMA
+ * instruction, glibc): newlib's software fmaf rounds twice, (float)((double)x * y + z), and
+ * avr-libc's fma misses the last place on rare sums; both stay within the parity judge.
  * Define it to 0 or 1 before including the header to choose yourself.
  *
  * Speed, without -ffast-math and without -march:

@@ -71,6 +71,17 @@ static uint32_t float_bits(float value)
     return bits;
 }
 
+/* Say how the header was configured: "config <KERASLESS_DENSE_FMA>" (-1 without a dense layer). */
+static void print_config(void)
+{
+#if defined(KL_MODE_EMPTY) || !defined(KERASLESS_DENSE_FMA)
+    const uint32_t config[1] = {0xFFFFFFFFu};
+#else
+    const uint32_t config[1] = {KERASLESS_DENSE_FMA};
+#endif
+    write_line("config", config, 1, 1);
+}
+
 /* ---- the modes ----------------------------------------------------------------------------- */
 
 #if defined(KL_MODE_PREDICT) || defined(KL_MODE_EMPTY)
@@ -137,6 +148,7 @@ __attribute__((noinline)) static void measure_first_row(void)
 int main(void)
 {
     target_init();
+    print_config();
     measure_first_row();
     for (uint32_t row = 1; row < HARNESS_ROWS; row++) {
         harness_load_row(input_row, row);
@@ -152,6 +164,7 @@ int main(void)
 int main(void)
 {
     target_init();
+    print_config();
     float worst = -1.0f;
     const int failures = KL_MODEL_FUNCTION(KL_MODEL, _selftest)(&worst);
     const uint32_t result[2] = {(uint32_t)failures, float_bits(worst)};

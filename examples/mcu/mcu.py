@@ -45,6 +45,7 @@ class Target:
     flash_bytes: int  # a real chip's program memory, for the fit checks (QEMU's boards have 4 MiB)
     ram_bytes: int
     counts: str  # what `instructions` means on this target
+    fma_instruction: bool = False  # fmaf is one exactly rounded instruction (else: the C library's software)
 
     @property
     def compiler(self) -> str:
@@ -67,11 +68,11 @@ TARGETS = {
     "m4f": Target("m4f", "arm", "mps2-an386",
                   ("-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard", *ARM_COMMON),
                   "Cortex-M4F (ARMv7E-M, single-precision FPU) on QEMU mps2-an386", 1024 * 1024, 192 * 1024,
-                  "instructions (QEMU plugin)"),
+                  "instructions (QEMU plugin)", fma_instruction=True),
     "m7": Target("m7", "arm", "mps2-an500",
                  ("-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16", "-mfloat-abi=hard", *ARM_COMMON),
                  "Cortex-M7 (ARMv7E-M, single-precision FPv5) on QEMU mps2-an500", 2048 * 1024, 512 * 1024,
-                 "instructions (QEMU plugin)"),
+                 "instructions (QEMU plugin)", fma_instruction=True),
     "atmega328p": Target("atmega328p", "avr", "atmega328p", ("-mmcu=atmega328p", "-DF_CPU=16000000UL"),
                          "ATmega328P (Arduino Uno: 32 KiB flash, 2 KiB SRAM) under simavr", 32 * 1024, 2 * 1024,
                          "cycles (Timer1)"),
@@ -116,6 +117,7 @@ class Result:
     instructions: int | None = None  # predict mode, QEMU: instructions of one predict call
     cycles: int | None = None  # predict mode, AVR: cycles of one predict call
     stack: int | None = None  # predict mode: bytes of stack one predict call used (painted high-water mark)
+    dense_fma: int | None = None  # the header's KERASLESS_DENSE_FMA as compiled (None: no dense layer)
 
     def output_array(self):
         """The outputs as a (rows, floats) float32 numpy array."""
@@ -322,6 +324,9 @@ def run(firmware: Firmware, count: bool | None = None) -> Result:
             result.selftest = (failures, err)
         elif label == "out":
             outputs.setdefault(int(values[0], 16), []).extend(int(v, 16) for v in values[1:])
+        elif label == "config":
+            value = int(values[0], 16)
+            result.dense_fma = None if value == 0xFFFFFFFF else value
         elif label == "stack":
             result.stack = int(values[0])
         elif label == "cycles" and firmware.target.arch == "avr":

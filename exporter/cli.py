@@ -36,6 +36,15 @@ def parse_args(argv):
     parser.add_argument("--gradients", action="store_true",
                         help="also give the C header NAME_input_gradient (d output value / d input), checked by "
                              "NAME_selftest against TensorFlow's gradients")
+    parser.add_argument("--weights", choices=("float32", "float16", "int8"), default="float32",
+                        help="how to store the dense kernels: float32 (default), float16 (IEEE binary16) or int8 "
+                             "(one scale per output unit); computed in float32 either way. The summary reports "
+                             "the cost against the float model")
+    parser.add_argument("--check-data", metavar="X.npy",
+                        help="with --weights float16|int8: also measure the cost on these input rows (max |error|, "
+                             "share of rows whose argmax is unchanged)")
+    parser.add_argument("--check-labels", metavar="Y.npy",
+                        help="with --check-data: class labels of those rows, to report both models' accuracy")
     parser.add_argument("--version", action="version", version=f"kerasless {__version__}")
     return parser.parse_args(argv)
 
@@ -54,7 +63,7 @@ def print_summary(result, model) -> None:
     else:
         origin = f"written by Keras {result.keras_version}, read without TensorFlow"
     print(f"{model}: {origin}, {len(graph.layers)} layers, "
-          f"{graph.parameter_count():,} parameters ({_size(graph.weight_bytes())} of float32 weights)")
+          f"{graph.parameter_count():,} parameters ({_size(4 * graph.parameter_count())} of float32 weights)")
     width = min(max((len(layer.name) for layer in graph.layers), default=0), 40)  # a long name pads no other line
     for layer in graph.layers:
         shapes = ", ".join(str(s) for s in layer.input_shapes)
@@ -64,7 +73,10 @@ def print_summary(result, model) -> None:
         check = ""
         if written.judgements is not None:
             outputs = "; ".join(f"output {t.name!r} {j.describe()}" for t, j in zip(graph.outputs, written.judgements))
-            if result.reference == "kerasless":
+            if result.reference == "dequantized":
+                check = (f"; self-check {written.max_error:.3g} on {result.vector_rows} test rows against the "
+                         f"{result.cost.storage} model's float reference: {outputs}")
+            elif result.reference == "kerasless":
                 check = (f"; self-check {written.max_error:.3g} on {result.vector_rows} test rows: vectors from "
                          f"kerasless's numpy runtime, not from Keras: {outputs}")
             else:
@@ -85,11 +97,30 @@ def print_summary(result, model) -> None:
                           + (f"(runtime_py max |error| vs TensorFlow {result.gradient_error:.3g})"
                              if result.reference == "keras" else "(gradients from kerasless's numpy runtime)"))
         print(f"wrote {written.path} ({_size(written.size)}{check})")
+    if result.cost is not None:
+        print_cost(result)
     for note in result.notes:
         print(note)
     if result.reference == "kerasless":
         print("note: the embedded test vectors check the runtimes against each other, not against Keras "
               "(the files record producer reference \"kerasless\")")
+
+
+def print_cost(result) -> None:
+    """--weights float16|int8: what the smaller weights cost against the float model."""
+    cost = result.cost
+    against = "Keras's float32 model" if result.frontend == "keras" else "the float32 model (kerasless's runtime)"
+    print(f"{cost.storage} weights: {_size(cost.weight_bytes)} instead of {_size(cost.float_weight_bytes)} "
+          f"({cost.weight_bytes / max(cost.float_weight_bytes, 1):.2f}x); max |output - {against}| "
+          f"{cost.test_max_error:.3g} on {cost.test_rows} test rows (the embedded vectors hold the {cost.storage} "
+          f"model's own outputs)")
+    if cost.check_rows:
+        line = f"--check-data: max |error| {cost.check_max_error:.3g} on {cost.check_rows} rows"
+        if cost.argmax_unchanged is not None:
+            line += f", argmax unchanged on {100 * cost.argmax_unchanged:.2f}% of them"
+        if cost.accuracy is not None:
+            line += f", accuracy {100 * cost.accuracy:.2f}% ({100 * cost.float_accuracy:.2f}% with float32 weights)"
+        print(line)
 
 
 def _interrupt(signum, frame):
@@ -110,7 +141,8 @@ def main(argv=None) -> int:
     try:
         from exporter.export import export
 
-        result = export(args.model, args.output, args.name, frontend=args.frontend, gradients=args.gradients)
+        result = export(args.model, args.output, args.name, frontend=args.frontend, gradients=args.gradients,
+                        weights=args.weights, check_data=args.check_data, check_labels=args.check_labels)
         written = True
         print_summary(result, args.model)
         if args.print_sha256:

@@ -11,12 +11,14 @@ from pathlib import Path
 
 from exporter.c.forward import header_unsupported
 from exporter.c.identifiers import c_identifier, check_prefix
+from exporter.accuracy import load_check_data, measure_cost
 from exporter.c.render import to_header
 from exporter.errors import ExportError, Interrupted
 from exporter.gradient_vectors import kerasless_gradients, make_gradient_check, runtime_gradient_error
 from exporter.ir import Graph
 from exporter.model_file import to_json, to_npz
 from exporter.output import write_all
+from exporter.quantize import STORAGES, apply_weight_storage, float_copy
 from exporter.reading import FRONTENDS, read
 from exporter.test_vectors import add_float64_outputs, make_test_vectors
 
@@ -47,7 +49,8 @@ class ExportResult:
     notes: list = field(default_factory=list)  # one line each, printed after the summary
     frontend: str = "keras"  # "keras" (Keras 3 on TensorFlow) or "files" (h5py/zipfile, no TensorFlow)
     gradient_error: float | None = None  # --gradients: max |runtime_py gradient - reference| on the check rows
-    reference: str = "keras"  # who computed the test vectors' outputs: "keras" or "kerasless" (a self-check)
+    reference: str = "keras"  # who computed the test vectors' outputs: "keras", "kerasless" or "dequantized"
+    cost: object = None  # --weights float16|int8: exporter.accuracy.Cost against the float model
     reference_keras: str = ""  # which Keras: "keras 3.15.1", "tf_keras 2.21.0"
 
 
@@ -95,7 +98,7 @@ def choose_frontend(frontend: str | None) -> str | None:
 
 
 def export(model, outputs=(), name: str | None = None, frontend: str | None = None,
-           gradients: bool = False) -> ExportResult:
+           gradients: bool = False, weights: str = "float32", check_data=None, check_labels=None) -> ExportResult:
     """Export MODEL to every path in outputs (format from the extension).
 
     frontend: "keras" (load with Keras 3 on TensorFlow; the test vectors are Keras's own outputs),
@@ -104,6 +107,10 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     where it is installed), the files front-end without TensorFlow (exporter/reading.py).
     gradients: give the C header NAME_input_gradient, checked by NAME_selftest on reference gradients
     (TensorFlow's on the Keras model that gave the test vectors, else kerasless's own).
+    weights: "float32", or "float16"/"int8" to store the dense kernels in fewer bits (exporter/quantize.py).
+    The test vectors then hold what the quantized model computes (kerasless's float32 numpy runtime on the
+    decoded kernels), and result.cost what that costs against the float model, on the test rows and on
+    check_data (a .npy of inputs; check_labels: a .npy of class labels).
     """
     model = Path(model)
     frontend = choose_frontend(frontend)
@@ -113,19 +120,36 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
         raise ExportError("--gradients adds NAME_input_gradient to the C header: ask for one with -o MODEL.h")
     prefix = check_prefix(name) if name is not None else c_identifier(model.stem)
 
+    if weights not in STORAGES:
+        raise ExportError(f"unknown --weights {weights!r}; choose one of {', '.join(STORAGES)}")
+    if weights == "float32" and (check_data is not None or check_labels is not None):
+        raise ExportError("--check-data measures what --weights float16|int8 costs: give --weights too")
+    if check_labels is not None and check_data is None:
+        raise ExportError("--check-labels needs --check-data (the inputs the labels belong to)")
+    if gradients and weights != "float32":
+        raise ExportError("--gradients needs float32 weights: NAME_input_gradient reads float32 kernels")
+    checks_data = load_check_data(check_data, check_labels)
     reading = read(model, prefix, frontend)
     graph, notes = reading.graph, reading.notes
+    predict, predict64, reference, reference_keras = (reading.predict, reading.predict64, reading.reference,
+                                                      reading.reference_keras)
+    if weights != "float32":  # the vectors: our float reference of the decoded kernels
+        apply_weight_storage(graph, weights)
+        from exporter.frontend_files import reference_predict
+
+        predict, predict64, reference, reference_keras = reference_predict(float_copy(graph)), None, "dequantized", ""
     if gradients and header_unsupported(graph):
         raise ExportError(f"cannot write a C header with gradients: {header_unsupported(graph)}")
     if not outputs and header_unsupported(graph):  # the default pair: still write the model file
         targets = [t for t in targets if t.suffix.lower() != ".h"]
         notes.append(f"no C header written: {header_unsupported(graph)}")
-    vectors = make_test_vectors(graph, reading.predict)
-    float64_missing = add_float64_outputs(vectors, reading.predict64)
+    vectors = make_test_vectors(graph, predict)
+    float64_missing = add_float64_outputs(vectors, predict64)
+    cost = measure_cost(graph, vectors, reading.predict, predict, checks_data) if weights != "float32" else None
     producer = {"keras_version": reading.keras_version, "backend": reading.backend, "source": model.name,
-                "reference": reading.reference}
-    if reading.reference_keras:
-        producer["reference_keras"] = reading.reference_keras
+                "reference": reference}
+    if reference_keras:
+        producer["reference_keras"] = reference_keras
     if float64_missing:
         producer["float64_unavailable"] = float64_missing
         notes.append(f"note: no float64 reference ({float64_missing}): the plain tolerance alone judges parity")
@@ -141,11 +165,12 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     write_all(documents)
     try:
         result = ExportResult(graph, reading.keras_version, vector_rows=sum(len(v["inputs"][0]) for v in vectors),
-                              notes=notes, frontend=reading.frontend, reference=reading.reference,
-                              reference_keras=reading.reference_keras)
+                              notes=notes, frontend=reading.frontend, reference=reference,
+                              reference_keras=reference_keras)
         result.written = [Written(t, len(documents[t]), checks[t], hashlib.sha256(documents[t]).hexdigest())
                           for t in targets]
         result.gradient_error = gradient_error
+        result.cost = cost
     except Interrupted as exc:
         exc.written = True
         raise

@@ -28,6 +28,15 @@ class Op:
     weights: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A dense kernel stored in fewer bits (export-model --weights; exporter/quantize.py)."""
+
+    dtype: str  # "float16" or "int8"
+    values: np.ndarray  # float16 or int8, the kernel's shape
+    scale: np.ndarray | None  # int8: one float32 per output unit; float16: None
+
+
 @dataclass
 class Node:
     name: str
@@ -35,9 +44,23 @@ class Node:
     inputs: list
     shape: tuple
     attrs: dict
-    weights: dict  # weight name -> float32 ndarray, in the documented order
+    weights: dict  # weight name -> float32 ndarray, in the documented order (a stored kernel: its decoded value)
     layer: str  # the Keras layer this node came from (for comments and errors)
     layer_class: str
+    storage: dict = field(default_factory=dict)  # weight name -> Stored, for kernels kept in fewer bits
+
+    def stored_weights(self) -> dict:
+        """Weight name -> the little-endian array as the model file stores it (a stored kernel adds <name>_scale)."""
+        arrays = {}
+        for key, value in self.weights.items():
+            stored = self.storage.get(key)
+            if stored is None:
+                arrays[key] = np.ascontiguousarray(value, dtype="<f4")
+                continue
+            arrays[key] = np.ascontiguousarray(stored.values, dtype="<f2" if stored.dtype == "float16" else "i1")
+            if stored.scale is not None:
+                arrays[f"{key}_scale"] = np.ascontiguousarray(stored.scale, dtype="<f4")
+        return arrays
 
 
 @dataclass
@@ -68,14 +91,21 @@ class Graph:
         return sum(int(w.size) for n in self.nodes for w in n.weights.values())
 
     def weight_bytes(self) -> int:
-        return sum(int(w.size) * 4 for n in self.nodes for w in n.weights.values())
+        """Bytes of the weights as stored (float32, or a stored kernel's int8/float16 values and scales)."""
+        return sum(int(w.nbytes) for n in self.nodes for w in n.stored_weights().values())
+
+    def weight_storage(self) -> str:
+        """float32, or the storage of the dense kernels (export-model --weights)."""
+        kinds = {stored.dtype for node in self.nodes for stored in node.storage.values()}
+        return kinds.pop() if len(kinds) == 1 else "float32"
 
     def weights_sha256(self) -> str:
-        """Hash the weights' little-endian float32 bytes: nodes in order, names sorted (docs/format.md)."""
+        """Hash the weights' little-endian bytes as stored: nodes in order, names sorted (docs/format.md)."""
         digest = hashlib.sha256()
         for node in self.nodes:
-            for key in sorted(node.weights):
-                digest.update(np.ascontiguousarray(node.weights[key], dtype="<f4").tobytes())
+            arrays = node.stored_weights()
+            for key in sorted(arrays):
+                digest.update(arrays[key].tobytes())
         return digest.hexdigest()
 
 

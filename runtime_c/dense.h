@@ -41,6 +41,8 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #if defined(__cplusplus)
 #define KL_RESTRICT __restrict__
@@ -273,6 +275,88 @@ static inline void kl_dense_forward_row(float *KL_RESTRICT out,          /* (n_o
     if (bias != NULL) {
         for (int j = 0; j < n_out; j++) {
             out[j] = out[j] + KL_LOAD_F32(bias + j);
+        }
+    }
+}
+
+/* ---- smaller weights (export-model --weights float16|int8) ------------------------------------ */
+
+#ifndef KL_LOAD_I8
+#define KL_LOAD_I8(p) (*(p))
+#define KL_LOAD_U16(p) (*(p))
+#endif
+
+/* An IEEE binary16 value (its bits in the low 16 of h) as the float32 it equals, without _Float16:
+ * normal values move their exponent and mantissa into float32's fields, subnormals are
+ * mantissa * 2^-24 (exact), and infinities and NaNs keep their mantissa bits. */
+static inline float kl_half_to_float(unsigned int h)
+{
+    const unsigned int exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu;
+    float value;
+    if (exponent == 0u) {
+        value = (float)mantissa * 5.9604644775390625e-8f; /* 2^-24 */
+    } else {
+        const uint32_t bits = ((uint32_t)(exponent == 31u ? 255u : exponent + 112u) << 23) | ((uint32_t)mantissa << 13);
+        memcpy(&value, &bits, sizeof value);
+    }
+    return (h & 0x8000u) ? -value : value;
+}
+
+/* Dense with an int8 kernel: weight (float)q[i][j] * scale[j] (one float32 rounding, as runtime_py
+ * decodes it), then the documented order, so the sums are kl_dense_forward_naive's on the decoded
+ * kernel, bit for bit. */
+static inline void kl_dense_int8_forward(float *out,                /* (rows, n_out) */
+                                         const float *inp,          /* (rows, n_in) */
+                                         const signed char *kernel, /* (n_in, n_out): q in -127 .. 127 */
+                                         const float *scale,        /* (n_out,) */
+                                         const float *bias,         /* (n_out,), or NULL */
+                                         int rows, int n_in, int n_out)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *x = inp + (size_t)r * (size_t)n_in; /* (n_in,) */
+        float *y = out + (size_t)r * (size_t)n_out;      /* (n_out,) */
+        for (int j = 0; j < n_out; j++) {
+            y[j] = 0.0f;
+        }
+        for (int i = 0; i < n_in; i++) {
+            const float xi = x[i];
+            const signed char *q = kernel + (size_t)i * (size_t)n_out; /* (n_out,): row i */
+            for (int j = 0; j < n_out; j++) {
+                y[j] = KL_DENSE_MAC(xi, (float)KL_LOAD_I8(q + j) * KL_LOAD_F32(scale + j), y[j]);
+            }
+        }
+        if (bias != NULL) {
+            for (int j = 0; j < n_out; j++) {
+                y[j] = y[j] + KL_LOAD_F32(bias + j);
+            }
+        }
+    }
+}
+
+/* Dense with a float16 kernel (IEEE binary16 bits): the same order on the decoded weights. */
+static inline void kl_dense_float16_forward(float *out,                   /* (rows, n_out) */
+                                            const float *inp,             /* (rows, n_in) */
+                                            const unsigned short *kernel, /* (n_in, n_out): binary16 bits */
+                                            const float *bias,            /* (n_out,), or NULL */
+                                            int rows, int n_in, int n_out)
+{
+    for (int r = 0; r < rows; r++) {
+        const float *x = inp + (size_t)r * (size_t)n_in; /* (n_in,) */
+        float *y = out + (size_t)r * (size_t)n_out;      /* (n_out,) */
+        for (int j = 0; j < n_out; j++) {
+            y[j] = 0.0f;
+        }
+        for (int i = 0; i < n_in; i++) {
+            const float xi = x[i];
+            const unsigned short *h = kernel + (size_t)i * (size_t)n_out; /* (n_out,): row i */
+            for (int j = 0; j < n_out; j++) {
+                y[j] = KL_DENSE_MAC(xi, kl_half_to_float(KL_LOAD_U16(h + j)), y[j]);
+            }
+        }
+        if (bias != NULL) {
+            for (int j = 0; j < n_out; j++) {
+                y[j] = y[j] + KL_LOAD_F32(bias + j);
+            }
         }
     }
 }

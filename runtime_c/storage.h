@@ -2,7 +2,8 @@
  *
  * Every static const array of a generated header (weights, index tables, test vectors) is
  * declared with KERASLESS_WEIGHTS after its name, and every kernel reads such an array through
- * KL_LOAD_F32 / KL_LOAD_INT, never with a plain dereference:
+ * KL_LOAD_F32 / KL_LOAD_INT (KL_LOAD_I8 / KL_LOAD_U16 for int8 and float16 dense kernels,
+ * export-model --weights), never with a plain dereference:
  *
  *  - AVR (Harvard: flash is not in the data address space). By default KERASLESS_WEIGHTS is
  *    PROGMEM and the loads are pgm_read_float / pgm_read_word, so the arrays stay in flash and
@@ -36,12 +37,16 @@
 #endif
 #define KL_LOAD_F32(p) pgm_read_float(p)
 #define KL_LOAD_INT(p) ((int)pgm_read_word(p)) /* int is 16 bits on AVR */
+#define KL_LOAD_I8(p) ((signed char)pgm_read_byte(p))
+#define KL_LOAD_U16(p) ((unsigned short)pgm_read_word(p))
 #else
 #ifndef KERASLESS_WEIGHTS
 #define KERASLESS_WEIGHTS
 #endif
 #define KL_LOAD_F32(p) (*(p))
 #define KL_LOAD_INT(p) (*(p))
+#define KL_LOAD_I8(p) (*(p))
+#define KL_LOAD_U16(p) (*(p))
 #endif
 
 #endif /* KERASLESS_KERNEL_STORAGE */

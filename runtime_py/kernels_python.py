@@ -9,6 +9,7 @@ rounds every node's output to float32, as Keras stores its tensors.
 from __future__ import annotations
 
 import math
+from array import array
 from operator import mul
 
 # ---- ops -------------------------------------------------------------------
@@ -22,6 +23,36 @@ def dense_forward(inp, kernel_columns, bias, n_in, n_out):
     for start in range(0, len(inp), n_in):
         row = inp[start:start + n_in] if n_in != len(inp) else inp
         out.extend([b + sum(map(mul, column, row)) for column, b in zip(kernel_columns, bias)])
+    return out
+
+
+def _fmaf(x: float, w: float, s: float) -> float:
+    """x * w + s for float32 values, rounded once (not yet to float32: the caller's array("f") does that).
+
+    The product is exact in double; TwoSum gives the sum's rounding error, and a sum that was rounded
+    is moved to its odd neighbour ("round to odd"), after which rounding to float32 is exactly that
+    of fmaf: double's 53 bits are more than float32's 2 * 24 + 2.
+    """
+    p = x * w
+    t = p + s
+    back = t - s
+    err = (s - (t - back)) + (p - back)
+    if err and t - t == 0.0 and not int(math.frexp(t)[0] * 9007199254740992.0) & 1:
+        t = math.nextafter(t, math.inf if err > 0 else -math.inf)
+    return t
+
+
+def dense_in_order(inp, kernel_rows, bias, n_in, n_out):
+    """dense_forward in the header's order: each output adds fmaf(x[i], kernel[i][j], s) for i = 0, 1, ..., in
+    float32, then the bias (None: no addition), exactly as runtime_c/dense.h with KERASLESS_DENSE_FMA=1."""
+    out = []
+    for start in range(0, len(inp), n_in):
+        sums = [0.0] * n_out
+        for x, row in zip(inp[start:start + n_in], kernel_rows):
+            sums = array("f", [_fmaf(x, w, s) for w, s in zip(row, sums)]).tolist()
+        if bias is not None:  # float32 + float32 through double rounds like float32's own addition
+            sums = array("f", [s + b for s, b in zip(sums, bias)]).tolist()
+        out.extend(sums)
     return out
 
 

@@ -11,6 +11,7 @@ from runtime_py.judge import ATOL, RTOL, Judgement, judge
 from runtime_py.model_file import read_model_bytes, read_model_file
 from runtime_py.activations import ACTIVATIONS, activation_input_shape
 from runtime_py.ops import size_of
+from runtime_py.storage import decode_stored_kernels
 
 try:
     import numpy as _np
@@ -142,6 +143,16 @@ class _Backend:
             columns = [tuple(values[j::n_out].tolist()) for j in range(n_out)]
         return columns, (self.to_array(bias) if bias else [0.0] * n_out), n_in, n_out
 
+    def in_order_args(self, node):
+        """dense_in_order's arguments: the kernel (numpy array, or pure Python rows) and the bias or None."""
+        kernel = node["weights"]["kernel"]
+        n_in, n_out = kernel.shape
+        bias = node["weights"].get("bias")
+        values = self.to_array(kernel)
+        if self.name != "numpy":
+            values = [values[i * n_out:(i + 1) * n_out] for i in range(n_in)]
+        return values, (self.to_array(bias) if bias else None), n_in, n_out
+
     def compile(self, node, input_shapes):
         """Return f(*inputs) -> output for one node."""
         op, attrs, shape = node["op"], node["attrs"], node["shape"]
@@ -158,8 +169,12 @@ class _Backend:
             values = self.to_array(raw)
             return values.reshape(-1) if self.name == "numpy" else values
 
-        if op == "dense":
+        if op == "dense" and node.get("stored"):  # a smaller-weights kernel: the header's order, bit for bit
+            args = self.in_order_args(node)
+            kernel = self.kernels.dense_in_order
+        elif op == "dense":
             args = self.dense_args(node)
+        if op == "dense":
             if node["attrs"]["activation"]["name"] == "linear":
                 return lambda x: kernel(x, *args)
             act = self.activation(node)
@@ -281,6 +296,7 @@ class Model:
     def __init__(self, spec: dict, backend: str, path: str = "", auto: bool = False):
         self.path = path
         self.name = spec["name"]
+        spec = {**spec, "nodes": decode_stored_kernels(spec["nodes"])}  # float16/int8 kernels as float32
         self.spec = spec
         self.backend = backend
         self.inputs = [TensorInfo(n, s) for n, s in spec["inputs"]]

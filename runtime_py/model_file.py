@@ -1,7 +1,7 @@
 """Read and validate a kerasless model file (format v1, JSON or NPZ) with the standard library.
 
 The result is plain data: the manifest's dicts, with every array replaced by a
-RawArray (shape + little-endian float32 bytes). Everything a kernel relies on is
+RawArray (shape, dtype and little-endian bytes). Everything a kernel relies on is
 checked here, before any large allocation.
 """
 
@@ -30,13 +30,16 @@ MANIFEST_MEMBER = "manifest"
 MAX_MANIFEST_BYTES = 2 ** 26  # an NPZ's JSON manifest holds no weights: 64 MiB is far beyond any model
 
 
-ITEM_SIZES = {"float32": 4, "float64": 8}  # dtype -> bytes per value; float64 only in test vectors' outputs64
-NPY_DESCR = {"float32": "<f4", "float64": "<f8"}
+# dtype -> bytes per value and numpy's descr: float64 only in test vectors' outputs64, float16 and
+# int8 only for a dense kernel stored in fewer bits (export-model --weights; ops.check_dense says where)
+ITEM_SIZES = {"float32": 4, "float64": 8, "float16": 2, "int8": 1}
+NPY_DESCR = {"float32": "<f4", "float64": "<f8", "float16": "<f2", "int8": "|i1"}
+WEIGHT_DTYPES = ("float32", "float16", "int8")
 
 
 @dataclass(frozen=True)
 class RawArray:
-    """An array as stored: shape and little-endian bytes (float32 unless dtype says float64)."""
+    """An array as stored: shape and little-endian bytes of its dtype (float32, float64, float16, int8)."""
 
     shape: tuple
     data: bytes
@@ -205,11 +208,14 @@ def _short_json(value) -> str:
     return short_shape(value) if isinstance(value, list) and all(type(d) is int for d in value) else repr(value)[:80]
 
 
-def _array(desc, decode, what: str, check, dtype: str = "float32") -> RawArray:
-    """Read one stored array; check(shape) names a broken limit, and runs before any data is decoded."""
+def _array(desc, decode, what: str, check, dtype="float32") -> RawArray:
+    """Read one stored array; check(shape) names a broken limit, and runs before any data is decoded.
+
+    dtype: the one allowed, or a tuple of those allowed."""
     _expect(desc, dict, what)
-    if desc.get("dtype") != dtype:
-        raise ModelFormatError(f"{what}: dtype must be {dtype!r}, got {desc.get('dtype')!r}")
+    allowed = (dtype,) if isinstance(dtype, str) else dtype
+    if desc.get("dtype") not in allowed:
+        raise ModelFormatError(f"{what}: dtype must be {' or '.join(map(repr, allowed))}, got {desc.get('dtype')!r}"[:200])
     shape = desc.get("shape")
     _expect(shape, list, what + ".shape")
     if not all(type(d) is int and d >= 0 for d in shape):
@@ -217,7 +223,7 @@ def _array(desc, decode, what: str, check, dtype: str = "float32") -> RawArray:
     problem = check(shape)
     if problem:
         raise ModelFormatError(problem)
-    return RawArray(tuple(shape), decode(desc, what), dtype)
+    return RawArray(tuple(shape), decode(desc, what), desc["dtype"])
 
 
 def _check_numbers(value, what: str) -> None:
@@ -309,7 +315,8 @@ def _validate(manifest, decode, path: str) -> dict:
             raise ModelFormatError(problem)
         _check_numbers(node["attrs"], where + ".attrs")
         node["weights"] = {key: _array(desc, decode, f"{where}.weights.{key}",
-                                       lambda shape, w=f"{where}.weights.{key}.shape": budget.add_weight(shape, w))
+                                       lambda shape, w=f"{where}.weights.{key}.shape": budget.add_weight(shape, w),
+                                       WEIGHT_DTYPES)  # ops.OPS checks which weight may be stored smaller
                            for key, desc in weights.items()}
         for key in sorted(node["weights"]):
             digest.update(node["weights"][key].data)

@@ -27,12 +27,15 @@ def _one_input(node, input_shapes) -> tuple:
     return input_shapes[0]
 
 
-def _check_weights(node, expected: dict, optional=()) -> None:
-    """expected: name -> shape; names in `optional` may be absent."""
+def _check_weights(node, expected: dict, optional=(), smaller=()) -> None:
+    """expected: name -> shape; names in `optional` may be absent; only those in `smaller` may be stored
+    as float16 or int8 (every other weight is float32)."""
     weights = node["weights"]
     for name in weights:
         if name not in expected:
             _fail(node, f"unexpected weight {name!r}")
+        if weights[name].dtype != "float32" and name not in smaller:
+            _fail(node, f"weight {name!r} is {weights[name].dtype}; only a dense kernel may be stored in fewer bits")
     for name, shape in expected.items():
         if name not in weights:
             if name in optional:
@@ -50,7 +53,10 @@ def check_dense(node, input_shapes) -> None:
     n_in, n_out = kernel.shape
     if not shape or shape[-1] != n_in:
         _fail(node, f"kernel has {n_in} rows but the input's last axis is {shape[-1] if shape else None}")
-    _check_weights(node, {"kernel": (n_in, n_out), "bias": (n_out,)}, optional=("bias",))
+    expected = {"kernel": (n_in, n_out), "bias": (n_out,)}
+    if kernel.dtype == "int8":  # docs/format.md, "Stored kernels": one float32 scale per output unit
+        expected["kernel_scale"] = (n_out,)
+    _check_weights(node, expected, optional=("bias",), smaller=("kernel",))
     if tuple(node["shape"]) != tuple(shape[:-1]) + (n_out,):
         _fail(node, f"output shape {tuple(node['shape'])} does not follow from input {shape} and kernel")
     check_activation_record(node, node["attrs"].get("activation"))

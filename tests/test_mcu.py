@@ -285,3 +285,39 @@ def test_weights_take_no_static_ram(zoo, digits_builds, target_name):
     assert model.text - empty.text > 4 * zoo.model("digits").count_params()
     if mcu.TARGETS[target_name].arch == "avr":  # everything the model adds to RAM: nothing at all
         assert model.data == empty.data, f"{model.data - empty.data} B of static RAM with the model"
+
+
+# ---- smaller weights (export-model --weights float16|int8) ----------------------------------------
+
+QUANTIZED_MODELS = ("digits", "regressor")
+
+
+@pytest.fixture(scope="module")
+def quantized_selftests(zoo, tmp_path_factory):
+    """digits and the regressor with float16 and int8 kernels: their selftests on every target."""
+    from exporter.export import export
+
+    directory = tmp_path_factory.mktemp("mcu-quantized")
+    runs = Runs(directory)
+    for name in QUANTIZED_MODELS:
+        for storage in ("float16", "int8"):
+            header = directory / f"{name}-{storage}.h"
+            export(zoo.saved(name, "keras"), [header], name=name, weights=storage)
+            for target in mcu.TARGETS.values():
+                if mcu.missing_tools(target) is None:
+                    runs.submit((name, storage, target.name), header, name, target, "selftest", tag=f"-{storage}")
+    yield runs
+    runs.pool.shutdown(cancel_futures=True)
+
+
+@pytest.mark.parametrize("storage", ["float16", "int8"])
+@pytest.mark.parametrize("model_name", QUANTIZED_MODELS)
+@pytest.mark.parametrize("target_name", sorted(mcu.TARGETS))
+def test_quantized_selftest_on_target(quantized_selftests, model_name, storage, target_name):
+    """The decoding (kl_half_to_float, q * scale) and the program-memory reads of int8/uint16 arrays, on every core."""
+    reason = mcu.missing_tools(mcu.TARGETS[target_name])
+    if reason:
+        pytest.skip(reason)
+    firmware, result = quantized_selftests.result((model_name, storage, target_name))
+    failures, err = result.selftest
+    assert failures == 0, f"{model_name} ({storage}) on {target_name}: {failures} values off, max error {err}"

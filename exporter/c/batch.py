@@ -24,7 +24,7 @@ def plan_batch(graph: Graph, plan: Plan) -> dict | None:
         previous = node.name
     if previous != graph.outputs[0].name:
         return None
-    rows_arg = {"dense": 4}  # argument index of rows; activations: 2
+    rows_arg = {"dense": 4, "dense_float16": 4, "dense_int8": 5}  # argument index of rows; activations: 2
     calls = [call for step in plan.steps for call in step.calls]
     if not calls or any(not call.startswith("kl_") or call.startswith("kl_reshape_forward") for call in calls):
         return None

@@ -66,6 +66,11 @@ class Plan:
     weights: WeightArrays = None  # where the arrays' names come from (NAME_input_gradient reads them too)
 
 
+# export-model --weights: the C type of a stored dense kernel, and what its values mean
+STORED_CTYPES = {"int8": "signed char", "float16": "unsigned short"}
+STORED_NOTES = {"int8": "int8, weight = q * kernel_scale[column]", "float16": "IEEE binary16 bits"}
+
+
 def transpose_index(shape, perm) -> np.ndarray:
     """Flat source index of every output value of transposing `shape` by `perm` (row-major)."""
     return np.transpose(np.arange(size_of(shape)).reshape(shape), perm).ravel()
@@ -168,8 +173,17 @@ def forward_calls(node, index: int, var: str, srcs: list, in_shapes: list, array
     op = node.op
     if op == "dense":
         n_in, n_out = node.weights["kernel"].shape
-        calls.append(f"kl_dense_forward({var}, {srcs[0]}, {weight('kernel')}, {weight('bias')}, "
-                     f"{size // n_out}, {n_in}, {n_out});")
+        stored = node.storage.get("kernel")
+        if stored is None:
+            calls.append(f"kl_dense_forward({var}, {srcs[0]}, {weight('kernel')}, {weight('bias')}, "
+                         f"{size // n_out}, {n_in}, {n_out});")
+        else:  # export-model --weights: the stored values, decoded inside the kernel
+            kernel = arrays.add(node, index, "kernel", stored.values, ctype=STORED_CTYPES[stored.dtype],
+                                comment=f"{c_comment(node.layer)} ({c_comment(node.layer_class)}) kernel: "
+                                        f"{shape_text((n_in, n_out))}, {STORED_NOTES[stored.dtype]}")
+            scale = (arrays.add(node, index, "scales", stored.scale) + ", ") if stored.scale is not None else ""
+            calls.append(f"kl_dense_{stored.dtype}_forward({var}, {srcs[0]}, {kernel}, {scale}{weight('bias')}, "
+                         f"{size // n_out}, {n_in}, {n_out});")
         if act != "linear":
             target = activation_out or var
             calls.append(f"kl_{act}_forward({target}, {var}, {rows}, {n}{_activation_args(node, record)});")

@@ -54,7 +54,8 @@ def judge_bounds(vectors: list, outputs: np.ndarray, count: int) -> tuple:
             np.array([p[1] for p in pairs], dtype=np.float32).reshape(shape))
 
 
-C_TYPE_BYTES = {"float": 4, "int": 4}  # the bytes the header's arrays take (int: 2 on AVR, counted as 4)
+# the bytes the header's arrays take (int: 2 on AVR, counted as 4)
+C_TYPE_BYTES = {"float": 4, "int": 4, "signed char": 1, "unsigned short": 2}
 
 
 def weight_bytes(plan) -> int:

@@ -22,6 +22,15 @@ class Array:
     users: set = field(default_factory=set)  # the layers reading it (comments only)
 
 
+def _as_ctype(values, ctype: str) -> np.ndarray:
+    """The values as the integers or floats the C array holds (a float16 kernel: its 16 bits)."""
+    if ctype == "float":
+        return np.ascontiguousarray(values, dtype=np.float32)
+    if ctype == "unsigned short":
+        return np.ascontiguousarray(values, dtype=np.float16).view(np.uint16).astype(np.int64)
+    return np.ascontiguousarray(values, dtype=np.int64)
+
+
 class WeightArrays:
     """The header's static arrays: every weight of every node, identical arrays stored once."""
 
@@ -32,7 +41,7 @@ class WeightArrays:
 
     def add(self, node, node_index: int, key: str, values, ctype="float", comment=None, row_length=None) -> str:
         """Return the C name of an array holding values: a new PREFIX_node<index>_<key>, or an identical one's."""
-        values = np.ascontiguousarray(values, dtype=np.float32 if ctype == "float" else np.int64)
+        values = _as_ctype(values, ctype)
         content = (ctype, values.shape, values.tobytes())
         where = f"{c_comment(node.layer)} ({c_comment(node.layer_class)})"
         if content in self.by_content:  # a shared layer called again, or equal weights elsewhere
@@ -45,7 +54,8 @@ class WeightArrays:
         shape = values.shape or (1,)
         array = Array(array_name(self.prefix, node_index, key), " * ".join(str(d) for d in shape),
                       comment or f"{where} {key}: {shape_text(shape)}",
-                      (literal_rows if ctype == "float" else int_rows)(values, row_length or shape[-1]), ctype)
+                      literal_rows(values, row_length or shape[-1]) if ctype == "float"
+                      else int_rows(values.ravel(), row_length or shape[-1]), ctype)
         array.users.add(where)
         self.by_content[content] = array
         self.arrays.append(array)
@@ -53,5 +63,5 @@ class WeightArrays:
 
     def find(self, values, ctype="float") -> str:
         """The name of the stored array with exactly these values (added earlier by the forward plan)."""
-        values = np.ascontiguousarray(values, dtype=np.float32 if ctype == "float" else np.int64)
+        values = _as_ctype(values, ctype)
         return self.by_content[(ctype, values.shape, values.tobytes())].name

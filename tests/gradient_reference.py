@@ -1,7 +1,7 @@
 """TensorFlow's input gradients of a Keras model: the reference the gradient tests judge against.
 
-tf_gradients runs tf.GradientTape on the model itself (float32) and on its float64 twin (the
-model rebuilt from its config with every dtype float64 and the same weights: the exact
+tf_gradients runs tf.GradientTape on the model itself (float32) and on its float64 twin
+(exporter/float64_reference.rebuild_float64, the exporter's own float64 reference: the exact
 gradient the parity judge's second clause needs). finite_differences estimates the same
 gradients from the float64 twin's outputs alone, with no automatic differentiation at all.
 """
@@ -9,28 +9,6 @@ gradients from the float64 twin's outputs alone, with no automatic differentiati
 from __future__ import annotations
 
 import numpy as np
-
-
-def _as_float64(config):
-    if isinstance(config, dict):
-        return {key: "float64" if key == "dtype" and _names_float32(value) else _as_float64(value)
-                for key, value in config.items()}
-    if isinstance(config, list):
-        return [_as_float64(item) for item in config]
-    return config
-
-
-def _names_float32(value) -> bool:
-    if value == "float32":
-        return True
-    return isinstance(value, dict) and value.get("config", {}).get("name") == "float32"
-
-
-def rebuild_float64(keras, model):
-    """The model rebuilt by Keras in float64 with the same weights (never kerasless's kernels)."""
-    twin = type(model).from_config(_as_float64(model.get_config()))
-    twin.set_weights([w.astype(np.float64) for w in model.get_weights()])
-    return twin
 
 
 def pick_targets(sizes: list, most: int = 12) -> list:

@@ -1,7 +1,8 @@
 """Input gradients: every backward rule and every parity-table model against tf.GradientTape.
 
 The reference is TensorFlow: tf.GradientTape on the Keras model (float32), judged with its run
-on the model rebuilt in float64 as the exact value (tests/gradient_parity.py). The activation
+on the model rebuilt in float64 as the exact value (exporter/float64_reference.py), with the
+parity judge of runtime_py/judge.py (tests/parity.py). The activation
 rules are checked one by one on the activation table's inputs (special values included); the
 models are those of the parity tables (tests/zoo.py, tests/layer_cases.py, the activation
 models of tests/test_activations.py, tests/graph_cases.py with its random graphs), on normal,
@@ -21,10 +22,11 @@ from exporter.frontend_keras import _collect_weights
 from exporter.graph import build_graph
 from exporter.model_file import to_json
 from exporter.test_vectors import make_inputs
-from gradient_parity import assert_gradient_parity
-from gradient_reference import finite_differences, pick_targets, rebuild_float64, tf_gradients
+from exporter.float64_reference import rebuild_float64
+from gradient_reference import finite_differences, pick_targets, tf_gradients
 from graph_cases import GRAPHS, build_graph_case, random_graph
 from layer_cases import build_case
+from parity import assert_parity
 from runtime_py import activations as runtime_activations
 from runtime_py import activations_backward_numpy, activations_backward_python, activations_numpy, activations_python
 from test_activations import (HALVING, KERNEL_ROWS, build_models, c_parameter_args, kernel_inputs, model_batches,
@@ -99,7 +101,7 @@ def test_activation_rules_match_tensorflow(tf, row):
     x, cotangent, want, exact, keep = activation_case(tf, row)
     for backend, got in zip(("python", "numpy"), run_rules(name, record_of(name, params), x, cotangent)):
         assert got.dtype == np.float32
-        assert_gradient_parity(got[keep], want[keep], exact[keep], f"{row_id} [{backend}]")
+        assert_parity(got[keep], want[keep], f"{row_id} [{backend}]", keras64=exact[keep])
 
 
 # ---- models of the parity tables --------------------------------------------------------------------
@@ -131,7 +133,7 @@ class GradientCases:
         key = (table, name)
         if key not in self.cache:
             model = self._build(table, name)
-            self.cache[key] = (model, rebuild_float64(self.keras, model),
+            self.cache[key] = (model, rebuild_float64(model),
                                {b: runtime_model(model, b) for b in runtime_py.BACKENDS})
         return self.cache[key]
 
@@ -189,7 +191,7 @@ def test_model_gradients_match_tensorflow(tf, cases, table, name):
             got = runtime.gradient(inputs if len(inputs) > 1 else inputs[0], output=target)
             got = got if len(inputs) > 1 else [got]
             for k, (mine, theirs, truth) in enumerate(zip(got, per_input, exact_per_input)):
-                assert_gradient_parity(mine, theirs, truth, f"{table} {name} [{backend}] d out[{target}] / d in{k}")
+                assert_parity(mine, theirs, f"{table} {name} [{backend}] d out[{target}] / d in{k}", keras64=truth)
 
 
 # ---- the same models through headers exported with --gradients -------------------------------------
@@ -252,7 +254,7 @@ def test_header_gradients_match_tensorflow(tf, cases, programs, table, name):
     for target, per_input, exact_per_input in zip(targets, want, exact):
         got = program.gradient(exe, name, inputs, target)
         for k, (mine, theirs, truth) in enumerate(zip(got, per_input, exact_per_input)):
-            assert_gradient_parity(mine, theirs, truth, f"{table} {name} [C] d out[{target}] / d in{k}")
+            assert_parity(mine, theirs, f"{table} {name} [C] d out[{target}] / d in{k}", keras64=truth)
     failures, error = program.selftest(exe, name)
     assert failures == 0, f"{table} {name}: NAME_selftest failed {failures} values (max |error| {error})"
 
@@ -447,7 +449,7 @@ def test_c_activation_rules_match_tensorflow(tf, c_driver, row):
     row_id, name, params, call = row
     x, cotangent, want, exact, keep = activation_case(tf, row)
     got = run_c_rule(c_driver, name, record_of(name, params), x, cotangent)
-    assert_gradient_parity(got[keep], want[keep], exact[keep], f"{row_id} [C]")
+    assert_parity(got[keep], want[keep], f"{row_id} [C]", keras64=exact[keep])
 
 
 @pytest.mark.parametrize("cc", ["clang", "g++", "clang++"])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import runtime_py
-from gradient_reference import rebuild_float64
+from exporter.float64_reference import rebuild_float64
 from runtime_py.linalg import LU, SingularMatrixError
 from test_gradients import runtime_model
 
@@ -73,7 +73,7 @@ def chains(keras):
                                    rng.uniform(0.5, 2, 8)])
             if layer.__class__.__name__ == "PReLU":
                 layer.set_weights([rng.uniform(0.2, 2, layer.get_weights()[0].shape).astype(np.float32)])
-        built[name] = (model, rebuild_float64(keras, model), {b: runtime_model(model, b) for b in runtime_py.BACKENDS})
+        built[name] = (model, rebuild_float64(model), {b: runtime_model(model, b) for b in runtime_py.BACKENDS})
     return built
 
 

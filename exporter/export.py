@@ -70,15 +70,20 @@ def check_model_path(model: Path) -> None:
         raise ExportError(f"{model}: is empty")
 
 
-def plan_outputs(model: Path, outputs: list) -> list:
-    """Resolve -o targets (default: MODEL-stem.json and MODEL-stem.h beside MODEL) and refuse dangerous ones."""
+def plan_outputs(model: Path | None, outputs: list) -> list:
+    """Resolve -o targets (default: MODEL-stem.json and MODEL-stem.h beside MODEL) and refuse dangerous ones.
+
+    model None: a live Keras model (exporter/live_model.py), which has no file beside which to write.
+    """
+    if model is None and not outputs:
+        raise ExportError("no output files given; name them, e.g. [\"model.h\", \"model.json\"]")
     targets = [Path(o) for o in outputs] or [model.with_suffix(s) for s in DEFAULT_SUFFIXES]
     seen = set()
     for target in targets:
         if target.suffix.lower() not in WRITERS:
             raise ExportError(f"{target}: unknown output format {target.suffix!r}; use {', '.join(WRITERS)}")
         resolved = target.resolve()
-        if resolved == model.resolve():
+        if model is not None and resolved == model.resolve():
             raise ExportError(f"{target}: is the input model; refusing to overwrite it")
         if resolved in seen:
             raise ExportError(f"{target}: given twice as an output")
@@ -116,10 +121,21 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     frontend = choose_frontend(frontend)
     check_model_path(model)
     targets = plan_outputs(model, list(outputs))
+    prefix = check_prefix(name) if name is not None else c_identifier(model.stem)
+    return export_reading(lambda: read(model, prefix, frontend), model.name, targets, bool(outputs), gradients,
+                          weights, check_data, check_labels)
+
+
+def export_reading(reader, source: str, targets: list, explicit: bool, gradients: bool = False,
+                   weights: str = "float32", check_data=None, check_labels=None) -> ExportResult:
+    """Check the options, call reader() for the Reading (exporter/reading.py), and write every target.
+
+    The part of export() after the model is found, shared with export_model (exporter/live_model.py):
+    source is what the files record as producer.source; explicit: the targets were asked for (else
+    the default pair, which drops the header when the graph cannot have one).
+    """
     if gradients and not any(t.suffix.lower() == ".h" for t in targets):
         raise ExportError("--gradients adds NAME_input_gradient to the C header: ask for one with -o MODEL.h")
-    prefix = check_prefix(name) if name is not None else c_identifier(model.stem)
-
     if weights not in STORAGES:
         raise ExportError(f"unknown --weights {weights!r}; choose one of {', '.join(STORAGES)}")
     if weights == "float32" and (check_data is not None or check_labels is not None):
@@ -129,7 +145,7 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     if gradients and weights != "float32":
         raise ExportError("--gradients needs float32 weights: NAME_input_gradient reads float32 kernels")
     checks_data = load_check_data(check_data, check_labels)
-    reading = read(model, prefix, frontend)
+    reading = reader()
     graph, notes = reading.graph, reading.notes
     predict, predict64, reference, reference_keras = (reading.predict, reading.predict64, reading.reference,
                                                       reading.reference_keras)
@@ -140,13 +156,13 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
         predict, predict64, reference, reference_keras = reference_predict(float_copy(graph)), None, "dequantized", ""
     if gradients and header_unsupported(graph):
         raise ExportError(f"cannot write a C header with gradients: {header_unsupported(graph)}")
-    if not outputs and header_unsupported(graph):  # the default pair: still write the model file
+    if not explicit and header_unsupported(graph):  # the default pair: still write the model file
         targets = [t for t in targets if t.suffix.lower() != ".h"]
         notes.append(f"no C header written: {header_unsupported(graph)}")
     vectors = make_test_vectors(graph, predict)
     float64_missing = add_float64_outputs(vectors, predict64)
     cost = measure_cost(graph, vectors, reading.predict, predict, checks_data) if weights != "float32" else None
-    producer = {"keras_version": reading.keras_version, "backend": reading.backend, "source": model.name,
+    producer = {"keras_version": reading.keras_version, "backend": reading.backend, "source": source,
                 "reference": reference}
     if reference_keras:
         producer["reference_keras"] = reference_keras

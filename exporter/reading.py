@@ -38,6 +38,7 @@ class Reading:
     predict64: Callable | None = None  # the float64 run (may raise Float64Unavailable); None: none exists
     notes: list = field(default_factory=list)
     gradient: Callable | None = None  # --gradients: the reference Keras's input gradients (None: kerasless's)
+    file_wins: list = field(default_factory=list)  # reading_check.Difference: Keras 3 reloads these otherwise
 
 
 def read(model: Path, prefix: str, frontend: str | None) -> Reading:
@@ -102,6 +103,7 @@ def _with_keras(model: Path, prefix: str) -> Reading:
         return reading
     reading.graph, found = reading_check.build_from_file(raw, loaded.config, loaded.weights_for, prefix)
     if found:
+        reading.file_wins = list(found)
         reading.reference, reading.reference_keras, reading.backend = "kerasless", "", "kerasless-numpy"
         reading.predict, reading.predict64, reading.gradient = reference_predict(reading.graph), None, None
         reading.notes.append(

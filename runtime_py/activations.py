@@ -71,6 +71,10 @@ def check_activation_record(node, record) -> None:
         _fail(node, f"unknown activation {name!r}; this runtime knows {', '.join(sorted(ACTIVATIONS))}")
     if name in HALVING and node["op"] != "activation":
         _fail(node, f"activation {name!r} changes the shape and may only appear in an 'activation' node")
+    unknown = sorted(set(record) - {"name"} - set(ACTIVATIONS[name]))
+    if unknown:
+        _fail(node, f"activation {name!r} has unknown parameter(s) {', '.join(map(repr, unknown))}; it takes "
+                    f"{', '.join(map(repr, ACTIVATIONS[name])) or 'none'}")
     for param in ACTIVATIONS[name]:
         value = record.get(param)
         if param in FLAGS:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from runtime_py.errors import ModelFormatError
 from runtime_py.limits import MAX_FILE_BYTES, MAX_NODES, Budget, json_problem, short_shape
 from runtime_py.npy import read_npy
-from runtime_py.ops import OPS, size_of
+from runtime_py.ops import SIGNATURES, check_node, size_of
 
 FORMAT_NAME = "kerasless"
 SUPPORTED_VERSIONS = (1,)
@@ -301,8 +301,8 @@ def _validate(manifest, decode, path: str) -> dict:
         }
         where = f"{where} ({node['name']!r})"
         weights = _expect(raw.get("weights", {}), dict, where + ".weights")
-        if node["op"] not in OPS:
-            raise ModelFormatError(f"{where}: unknown op {node['op']!r}; this runtime knows {', '.join(sorted(OPS))}")
+        if node["op"] not in SIGNATURES:
+            raise ModelFormatError(f"{where}: unknown op {node['op']!r}; this runtime knows {', '.join(sorted(SIGNATURES))}")
         if node["name"] in shapes:
             raise ModelFormatError(f"{where}: tensor name {node['name']!r} is defined twice")
         for tensor in node["inputs"]:
@@ -316,11 +316,11 @@ def _validate(manifest, decode, path: str) -> dict:
         _check_numbers(node["attrs"], where + ".attrs")
         node["weights"] = {key: _array(desc, decode, f"{where}.weights.{key}",
                                        lambda shape, w=f"{where}.weights.{key}.shape": budget.add_weight(shape, w),
-                                       WEIGHT_DTYPES)  # ops.OPS checks which weight may be stored smaller
+                                       WEIGHT_DTYPES)  # ops.SIGNATURES says which weight may be stored smaller
                            for key, desc in weights.items()}
         for key in sorted(node["weights"]):
             digest.update(node["weights"][key].data)
-        OPS[node["op"]](node, [shapes[t] for t in node["inputs"]])
+        check_node(node, [shapes[t] for t in node["inputs"]])
         shapes[node["name"]] = node["shape"]
         nodes.append(node)
     for tensor, shape in outputs:

@@ -136,6 +136,12 @@ EDITS = {
                     "test_vectors\\[0\\].inputs\\[0\\].shape: shape \\(0, 4\\) is not \\(rows >= 1"),
     "float format version": (lambda m: m.update(format_version=1.0), "format version 1.0 is not supported"),
     "missing nodes": (lambda m: m.pop("nodes"), "required key\\(s\\) nodes missing"),
+    "unknown attribute": (lambda m: m["nodes"][0]["attrs"].update(axis=1),
+                          "'d' \\(dense\\): unknown attribute\\(s\\) 'axis'; dense takes 'activation'"),
+    "missing attribute": (lambda m: m["nodes"][0]["attrs"].pop("activation"), "missing attribute 'activation'"),
+    "unknown activation parameter": (lambda m: m["nodes"][0]["attrs"]["activation"].update(alpha=1.0),
+                                     "activation 'tanh' has unknown parameter\\(s\\) 'alpha'; it takes none"),
+    "unknown weight": (lambda m: m["nodes"][0]["weights"].update(gamma=_f32([3])), "unexpected weight 'gamma'"),
 }
 
 

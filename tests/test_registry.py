@@ -9,12 +9,14 @@ import re
 import pytest
 
 from conftest import ROOT
-from exporter import layer_docs
+from exporter import format_docs, layer_docs
+from exporter.activations import ACTIVATIONS, PARAMETERS
 from exporter.converters import OPS
 from runtime_py import activations as runtime_activations
 from runtime_py import (activations_backward_numpy, activations_backward_python, backward_numpy, backward_python,
                         kernels_numpy, kernels_python)
 from runtime_py.ops import OPS as RUNTIME_OPS
+from runtime_py.ops import SIGNATURES
 
 KERNEL_OPS = sorted(set(OPS) - {"activation"})  # "activation" dispatches to the activation kernels
 
@@ -26,6 +28,62 @@ def test_layers_doc_is_current():
 
 def test_exporter_and_runtime_know_the_same_ops():
     assert set(OPS) == set(RUNTIME_OPS)
+
+
+# ---- docs/format.md: the specification another runtime is written from ---------------------------
+
+FORMAT_DOC = ROOT / "docs" / "format.md"
+
+
+def _section(text: str, heading: str) -> str:
+    """The text under a markdown heading, up to the next heading of the same or a higher level."""
+    level = heading.split()[0]
+    start = text.index(f"\n{heading}\n") + len(heading) + 2
+    stop = re.compile(rf"^#{{1,{len(level)}}} ", re.M).search(text, start)
+    return text[start:stop.start() if stop else len(text)]
+
+
+def test_every_op_is_declared():
+    """runtime_py/ops.py SIGNATURES declares every registry op's inputs, attrs and weights (the validator applies it)."""
+    assert list(SIGNATURES) == list(RUNTIME_OPS), "runtime_py/ops.py: SIGNATURES and OPS list different ops"
+    assert set(SIGNATURES) == set(OPS), f"ops without a declaration: {sorted(set(OPS) - set(SIGNATURES))}"
+
+
+def test_format_doc_tables_are_current():
+    text = FORMAT_DOC.read_text(encoding="utf-8")
+    assert text == format_docs.render(text), \
+        "docs/format.md's generated op tables are stale: run python -m exporter.format_docs docs/format.md"
+
+
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_format_doc_lists_every_attr_and_weight(op):
+    text = FORMAT_DOC.read_text(encoding="utf-8")
+    block = text[text.index(format_docs.BEGIN):text.index(format_docs.END)]
+    rows = {m.group(1): m.group(0) for m in re.finditer(r"^\| `(\w+)` \|.*$", block, re.M)}
+    assert op in rows, f"docs/format.md has no table row for op {op!r}"
+    for name in list(SIGNATURES[op].attrs) + list(SIGNATURES[op].weights):
+        assert f"`{name}`" in rows[op], f"docs/format.md's row for {op!r} does not name {name!r}"
+
+
+def test_every_op_has_prose_in_format_doc():
+    """Each op has a hand-written '#### `op`' entry under 'Op semantics' (formula, rounding, NaN), and no other op does."""
+    semantics = _section(FORMAT_DOC.read_text(encoding="utf-8"), "### Op semantics")
+    entries = re.findall(r"^#### `(\w+)`$", semantics, re.M)
+    assert sorted(set(OPS) - set(entries)) == [], "ops without an entry under 'Op semantics' in docs/format.md"
+    assert sorted(set(entries) - set(OPS)) == [], "docs/format.md describes ops the registry does not have"
+    assert len(entries) == len(set(entries)), "an op is described twice"
+
+
+def test_every_activation_has_a_formula_in_format_doc():
+    """Each activation has a row under 'Activations' with its parameters and its exact formula, and no other does."""
+    section = _section(FORMAT_DOC.read_text(encoding="utf-8"), "### Activations")
+    rows = {m.group(1): (m.group(2).strip(), m.group(3).strip())
+            for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \| (.*) \|$", section, re.M)}
+    assert sorted(set(ACTIVATIONS) - set(rows)) == [], "activations without a formula row in docs/format.md"
+    assert sorted(set(rows) - set(ACTIVATIONS)) == [], "docs/format.md has formulas for unknown activations"
+    for name, (params, formula) in rows.items():
+        assert params == (", ".join(f"`{p}`" for p in PARAMETERS[name]) or "–"), f"{name}: parameters {params!r}"
+        assert formula, f"{name}: no formula"
 
 
 @pytest.mark.parametrize("op", KERNEL_OPS)

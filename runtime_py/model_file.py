@@ -129,9 +129,11 @@ def _read_json(path: str, text: bytes) -> dict:
     problem = json_problem(text)
     if problem:
         raise ModelFormatError(f"{path}: {problem}")
-    try:
-        manifest = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+    try:  # decoded here: json.loads would also take UTF-16 and UTF-32 bytes, which the format does not allow
+        manifest = json.loads(text.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise ModelFormatError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
     return _validate(manifest, lambda desc, what: _decode_base64(desc, what), path)
 

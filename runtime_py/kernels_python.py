@@ -82,13 +82,20 @@ def prelu_forward(inp, alpha):
     return [_relu(v) + (-a) * _relu(-v) for v, a in zip(inp, alpha)]
 
 
+def _rsqrt(v: float) -> float:
+    """1 / sqrt(v) as IEEE arithmetic gives it: inf at 0, NaN for NaN and below 0 (math.sqrt would raise)."""
+    if v > 0.0:
+        return 1.0 / math.sqrt(v)
+    return math.inf if v == 0.0 else math.nan
+
+
 def layer_norm_forward(inp, gamma, beta, rows, n, epsilon, rms_scaling):
     """Keras 3 LayerNormalization over the last axis (gamma, beta may be None)."""
     out = []
     for row in _rows(inp, n):
         mean = sum(row) / n
         variance = sum((v - mean) * (v - mean) for v in row) / n
-        inv = 1.0 / math.sqrt(variance + epsilon) if variance + epsilon > 0.0 else math.inf
+        inv = _rsqrt(variance + epsilon)
         if rms_scaling:
             scaled = [v * inv for v in row]
             out.extend(scaled if gamma is None else [v * g for v, g in zip(scaled, gamma)])
@@ -103,7 +110,7 @@ def rms_norm_forward(inp, scale, rows, n, epsilon):
     """y = x * rsqrt(mean(x^2) + eps) * scale over the last axis."""
     out = []
     for row in _rows(inp, n):
-        inv = 1.0 / math.sqrt(sum(v * v for v in row) / n + epsilon)
+        inv = _rsqrt(sum(v * v for v in row) / n + epsilon)
         out.extend([v * inv * s for v, s in zip(row, scale)])
     return out
 
@@ -114,7 +121,7 @@ def unit_norm_forward(inp, rows, n, epsilon, clamp):
     for row in _rows(inp, n):
         square_sum = sum(v * v for v in row)
         if clamp == "inverse":
-            inv = min(1.0 / math.sqrt(square_sum) if square_sum > 0.0 else math.inf, 1.0 / epsilon)
+            inv = min(_rsqrt(square_sum), 1.0 / epsilon)  # min keeps a NaN first argument
         else:
             inv = 1.0 / math.sqrt(max(square_sum, epsilon))
         out.extend([v * inv for v in row])

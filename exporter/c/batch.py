@@ -47,4 +47,6 @@ def plan_batch(graph: Graph, plan: Plan) -> dict | None:
             lines.append(f"{name}({', '.join(args)});")
         if step.calls:
             current = producing
-    return {"rows": BATCH_ROWS, "width": width, "lines": lines, "buffers": last_step > 0}
+    # buffers only between two steps that compute: a reshape before the one computing step has no calls
+    computing = sum(1 for step in plan.steps if step.calls)
+    return {"rows": BATCH_ROWS, "width": width, "lines": lines, "buffers": computing > 1}

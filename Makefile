@@ -1,12 +1,13 @@
 # kerasless: two commands on a fresh machine (Python 3.11, gcc, make):
 #   make demo   creates .venv, installs, exports the shipped digits model, predicts with runtime_py, C and Keras
 #   make test   creates .venv, installs, runs the test suite
+#   make conformance   only the conformance suite (tests/conformance/README.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test clean bench embedded-bench
+.PHONY: demo test conformance clean bench embedded-bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# make conformance: runtime_py (both backends) and the C header against tests/conformance (also part of make test)
+conformance: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_conformance.py
 
 # make bench: kerasless against Keras, onnxruntime, LiteRT and numpy -> docs/benchmarks.md, docs/benchmarks.png
 bench: $(STAMP)

@@ -49,13 +49,13 @@ def _split(arrays: list, vectors: list) -> list:
     return parts
 
 
-def make_test_vectors(graph: Graph, predict) -> list:
-    """Run predict (Keras's) on make_inputs() and pair inputs with outputs.
+def make_test_vectors(graph: Graph, predict, batches=None) -> list:
+    """Run predict (Keras's) on make_inputs() (or on batches, in its form) and pair inputs with outputs.
 
     All rows go to predict at once; the Keras front-end's predict runs them one row at a time, so
     each row's outputs are what Keras gives for that row alone (docs/format.md, "Test vectors").
     """
-    vectors = [{"inputs": inputs} for inputs in make_inputs(graph)]
+    vectors = [{"inputs": inputs} for inputs in (make_inputs(graph) if batches is None else batches)]
     outputs = [np.asarray(o, dtype=np.float32) for o in predict(_stack([v["inputs"] for v in vectors]))]
     for vector, part in zip(vectors, _split(outputs, vectors)):
         vector["outputs"] = part

@@ -1,0 +1,273 @@
+"""Regenerate the conformance suite: `.venv/bin/python tests/conformance/generate.py` (needs Keras 3).
+
+Writes tests/conformance/models/<case>.json and tests/conformance/malformed/<case>.json plus
+tests/conformance/cases.json, the index a runner reads. Every model file's test vectors are the
+suite's expectations: inputs chosen to reach every code path (special values, extreme rows,
+-0.0, NaN and infinities), outputs from Keras 3's predict one row at a time and, where Keras can
+run the model in float64, the float64 run (outputs64). The few records Keras 3 cannot write
+(Keras 2's threshold, the Keras 2 unit_norm clamp) get outputs from an exact float64 formula
+here instead. kerasless's own runtimes never produce an expectation.
+
+TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0): with it, softmax of a row holding NaN or
++inf puts NaN at lane-dependent places (docs/format.md), which is not a behaviour to conform to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))
+
+import numpy as np  # noqa: E402
+
+from exporter.ir import Graph, Node, TensorSpec  # noqa: E402
+from exporter.model_file import to_json, to_npz  # noqa: E402
+from exporter.test_vectors import add_float64_outputs, make_test_vectors  # noqa: E402
+
+SEED = 18
+
+# Values that reach the edges of the formulas: signed zeros, subnormals, thresholds of the
+# activations (±1, ±3, 6, softplus's ±13.94), exp's overflow (88.72) and underflow (-87, -104),
+# values whose square overflows (1e19, 3e38), infinities and NaN.
+SPECIAL = np.array([0.0, -0.0, 1e-40, -1e-40, 1e-30, 0.5, -0.5, 1.0, -1.0, 2.9, -3.0, 3.0, 6.0, 7.5,
+                    -7.5, 13.9, -13.95, 20.0, -20.0, 88.5, 89.0, -87.0, -104.0, 1e4, -1e4, 1e19, -1e19,
+                    3e38, -3e38, np.inf, -np.inf, np.nan], dtype=np.float32)
+
+
+def special_rows(shape, rotate=0) -> np.ndarray:
+    """The special values, cycled (rotated by `rotate`) to fill whole rows of the per-sample shape."""
+    size = int(np.prod(shape))
+    rows = -(-len(SPECIAL) // size)
+    values = np.resize(np.roll(SPECIAL, rotate), rows * size)
+    return values.reshape(rows, *shape).astype(np.float32)
+
+
+def extreme_rows(shape, rng) -> np.ndarray:
+    """Zeros, -0.0, a normal row times 4 and rows zero but for one +-1e4 (the exporter's extreme batch)."""
+    size = int(np.prod(shape))
+    rows = np.zeros((5, size), dtype=np.float32)
+    rows[1] = -0.0
+    rows[2] = 4.0 * rng.standard_normal(size)
+    rows[3, rng.integers(size)] = 1e4
+    rows[4, rng.integers(size)] = -1e4
+    return rows.reshape(5, *shape)
+
+
+def batches_for(shapes, special=True, seed=SEED) -> list:
+    """Three batches per model: normal values, the special values (optional), the extreme rows."""
+    rng = np.random.default_rng(seed)
+    batches = [[rng.standard_normal((3, *s)).astype(np.float32) for s in shapes]]
+    if special:
+        batches.append([special_rows(s, rotate=7 * k) for k, s in enumerate(shapes)])
+        count = max(len(b) for b in batches[-1])
+        batches[-1] = [np.resize(b, (count, *s)).astype(np.float32) for b, s in zip(batches[-1], shapes)]
+    batches.append([extreme_rows(s, rng) for s in shapes])
+    return batches
+
+
+# ---- cases: (what it covers, build(keras, rng) -> model, options) -----------------------------
+
+
+def _seeded(model, rng, scale=0.5):
+    """Give every weight seeded normal values (variances positive) so files are reproducible."""
+    for layer in model.layers:
+        if layer.weights:
+            new = []
+            for variable in layer.weights:
+                values = (scale * rng.standard_normal(tuple(variable.shape))).astype(np.float32)
+                if "variance" in variable.path:
+                    values = np.abs(values) + np.float32(0.1)
+                new.append(values)
+            layer.set_weights(new)
+    return model
+
+
+def sequential(keras, shape, *layers):
+    return keras.Sequential([keras.Input(shape=shape), *layers])
+
+
+def merge(keras, layer_class, count, shape=(8,), **kwargs):
+    inputs = [keras.Input(shape=shape, name=f"x{k}") for k in range(count)]
+    return keras.Model(inputs, getattr(keras.layers, layer_class)(**kwargs)(inputs))
+
+
+ACTIVATION_NAMES = ["celu", "elu", "exponential", "gelu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_tanh",
+                    "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6", "selu", "sigmoid",
+                    "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid",
+                    "sparsemax", "squareplus", "tanh", "tanh_shrink"]
+
+# sparsemax sorts: NaN and ties at the support's edge are placed by position in TensorFlow (docs/format.md),
+# so its rows hold no special values.
+NO_SPECIAL = {"activation_sparsemax"}
+NPZ_TOO = {"dense"}  # also written in the NPZ encoding
+
+
+def keras_cases(keras) -> dict:
+    L = keras.layers
+    cases = {}
+    for name in ACTIVATION_NAMES:
+        # linear alone would be dropped; a Reshape keeps the graph non-empty
+        layer = L.Activation(name) if name != "linear" else L.Reshape((8,))
+        cases[f"activation_{name}"] = (f"activation {name} on special values, extreme rows",
+                                       lambda k, rng, layer=layer: sequential(k, (8,), layer))
+    cases.update({
+        "activation_glu": ("glu halves the last axis (an activation node of its own)",
+                           lambda k, rng: sequential(k, (3, 8), L.Activation("glu"))),
+        "activation_elu_alpha": ("elu with alpha 0.5 (the scaled branch)", lambda k, rng: sequential(k, (8,), L.ELU(alpha=0.5))),
+        "activation_leaky_relu_layer": ("LeakyReLU's own slope", lambda k, rng: sequential(k, (8,), L.LeakyReLU(negative_slope=0.3))),
+        "activation_relu_max": ("relu with max_value 6 (relu6 path)", lambda k, rng: sequential(k, (8,), L.ReLU(max_value=6.0))),
+        "activation_relu_all": ("relu with negative_slope, max_value and threshold", lambda k, rng: sequential(
+            k, (8,), L.ReLU(max_value=2.5, negative_slope=0.1, threshold=0.5))),
+        "activation_relu_threshold": ("relu with a threshold only", lambda k, rng: sequential(k, (8,), L.ReLU(threshold=1.5))),
+        "activation_relu_leaky": ("relu with a slope only (leaky_relu path)", lambda k, rng: sequential(
+            k, (8,), L.ReLU(negative_slope=0.25))),
+        "dense": ("dense with bias and a fused tanh", lambda k, rng: sequential(k, (8,), L.Dense(5, activation="tanh"))),
+        "dense_no_bias": ("dense without bias", lambda k, rng: sequential(k, (8,), L.Dense(4, use_bias=False))),
+        "dense_rank3": ("dense over the last axis of a (3, 4) input", lambda k, rng: sequential(k, (3, 4), L.Dense(2))),
+        "dense_softmax": ("dense with a fused softmax (axis-wise) activation",
+                          lambda k, rng: sequential(k, (8,), L.Dense(6, activation="softmax"))),
+        "dense_squareplus": ("dense then squareplus: an ulp of the sum magnified on the extreme rows",
+                             lambda k, rng: sequential(k, (8,), L.Dense(6, activation="squareplus"))),
+        "dense_exponential": ("dense then exponential", lambda k, rng: sequential(k, (8,), L.Dense(4, activation="exponential"))),
+        "reshape": ("reshape and flatten", lambda k, rng: sequential(k, (8,), L.Reshape((2, 4)), L.Dense(3), L.Flatten())),
+        "scale_shift_batch_norm": ("BatchNormalization folded to scale_shift", lambda k, rng: sequential(
+            k, (2, 4), L.BatchNormalization())),
+        "scale_shift_rescaling": ("Rescaling", lambda k, rng: sequential(k, (8,), L.Rescaling(scale=0.25, offset=-1.5))),
+        "prelu": ("PReLU with a shared axis (alpha broadcast at export)", lambda k, rng: sequential(
+            k, (3, 4), L.PReLU(shared_axes=[1]))),
+        "layer_norm": ("LayerNormalization", lambda k, rng: sequential(k, (2, 6), L.LayerNormalization())),
+        "layer_norm_bare": ("LayerNormalization without gamma and beta", lambda k, rng: sequential(
+            k, (6,), L.LayerNormalization(center=False, scale=False, epsilon=1e-5))),
+        "layer_norm_rms": ("LayerNormalization with rms_scaling", lambda k, rng: sequential(
+            k, (6,), L.LayerNormalization(rms_scaling=True))),
+        "rms_norm": ("RMSNormalization", lambda k, rng: sequential(k, (6,), L.RMSNormalization(epsilon=1e-6))),
+        "unit_norm": ("UnitNormalization (Keras 3 clamp)", lambda k, rng: sequential(k, (6,), L.UnitNormalization())),
+        "standardize": ("Normalization with per-channel mean and variance", lambda k, rng: sequential(
+            k, (2, 3), L.Normalization(mean=[0.5, -1.0, 2.0], variance=[4.0, 0.25, 1e-20]))),
+        "standardize_invert": ("Normalization with invert", lambda k, rng: sequential(
+            k, (3,), L.Normalization(mean=[0.5, -1.0, 2.0], variance=[4.0, 0.25, 9.0], invert=True))),
+        "transpose": ("Permute of a rank-3 sample", lambda k, rng: sequential(k, (2, 3, 4), L.Permute((3, 1, 2)))),
+        "transpose_softmax_axis": ("Softmax over axis 1: transpose, softmax, transpose", lambda k, rng: sequential(
+            k, (3, 4), L.Softmax(axis=1))),
+        "transpose_flatten_channels_first": ("Flatten of channels_first data", lambda k, rng: sequential(
+            k, (3, 4), L.Flatten(data_format="channels_first"))),
+        "repeat": ("RepeatVector", lambda k, rng: sequential(k, (4,), L.RepeatVector(3))),
+        "concatenate_last": ("Concatenate on axis -1", lambda k, rng: merge(k, "Concatenate", 2, (2, 3), axis=-1)),
+        "concatenate_first": ("Concatenate on Keras axis 1 (sample axis 0) of three inputs",
+                              lambda k, rng: merge(k, "Concatenate", 3, (2, 3), axis=1)),
+        "add": ("Add of three inputs", lambda k, rng: merge(k, "Add", 3)),
+        "subtract": ("Subtract", lambda k, rng: merge(k, "Subtract", 2)),
+        "multiply": ("Multiply of three inputs", lambda k, rng: merge(k, "Multiply", 3)),
+        "average": ("Average of three inputs", lambda k, rng: merge(k, "Average", 3)),
+        "maximum": ("Maximum of three inputs (NaN and signed zeros)", lambda k, rng: merge(k, "Maximum", 3)),
+        "minimum": ("Minimum of two inputs", lambda k, rng: merge(k, "Minimum", 2)),
+        "dot": ("Dot of two vectors", lambda k, rng: merge(k, "Dot", 2, axes=1)),
+        "dot_normalize": ("Dot with normalize (cosine)", lambda k, rng: merge(k, "Dot", 2, axes=1, normalize=True)),
+    })
+    return cases
+
+
+def write_keras_case(keras, name: str, build, directory: Path) -> dict:
+    from exporter.reading import read
+
+    rng = np.random.default_rng(SEED)
+    model = _seeded(build(keras, rng), rng)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / f"{name}.keras"
+        model.save(path)
+        reading = read(path, name, "keras")
+        if reading.reference != "keras":
+            raise SystemExit(f"{name}: Keras reloads the model otherwise than its file says: {reading.notes}")
+        graph = reading.graph
+        shapes = [t.shape for t in graph.inputs]
+        vectors = make_test_vectors(graph, reading.predict, batches_for(shapes, special=name not in NO_SPECIAL))
+        missing = add_float64_outputs(vectors, reading.predict64)
+    producer = {"keras_version": reading.keras_version, "backend": reading.backend, "source": f"{name}.keras",
+                "reference": "keras", "reference_keras": reading.reference_keras}
+    if missing:
+        producer["float64_unavailable"] = missing
+    (directory / f"{name}.json").write_bytes(to_json(graph, vectors, producer))
+    if name in NPZ_TOO:
+        (directory / f"{name}.npz").write_bytes(to_npz(graph, vectors, producer))
+    return {"ops": sorted({n.op for n in graph.nodes}),
+            "activations": sorted({n.attrs["activation"]["name"] for n in graph.nodes if "activation" in n.attrs})}
+
+
+# ---- cases Keras 3 cannot write: outputs from an exact float64 formula --------------------------
+
+
+def _threshold64(x, threshold, default):
+    """x if x > threshold else default, TensorFlow comparing subnormals as 0 (exact: no rounding at all)."""
+    tiny = np.finfo(np.float32).tiny
+    x64 = x.astype(np.float64)
+    compared = np.where(np.abs(x64) < tiny, 0.0, x64)
+    return np.where(compared > np.float64(np.float32(threshold)), x64, np.float64(np.float32(default)))
+
+
+def _unit_norm_square_sum64(x, epsilon):
+    """Keras 2's l2_normalize, x / sqrt(max(sum x^2, eps)), exactly in float64 (ours is the float32 one)."""
+    x64 = x.astype(np.float64)
+    return x64 / np.sqrt(np.maximum((x64 * x64).sum(axis=-1, keepdims=True), np.float64(np.float32(epsilon))))
+
+
+def formula_cases() -> dict:
+    return {
+        "activation_threshold": ("threshold (Keras 2's ThresholdedReLU): outputs are exact, from float64",
+                                 Node("t", "activation", ["x"], (8,), {"activation": {
+                                     "name": "threshold", "threshold": 0.5, "default_value": -2.0}}, {}, "t", "ThresholdedReLU"),
+                                 (8,), lambda x: _threshold64(x, 0.5, -2.0), True),
+        "unit_norm_square_sum": ("unit_norm with Keras 2's clamp: outputs from float64 (normal rows only)",
+                                 Node("u", "unit_norm", ["x"], (6,), {"epsilon": 1e-12, "clamp": "square_sum"}, {},
+                                      "u", "UnitNormalization"),
+                                 (6,), lambda x: _unit_norm_square_sum64(x, 1e-12), False),
+    }
+
+
+def write_formula_case(name: str, node: Node, shape, exact, special: bool, directory: Path) -> dict:
+    graph = Graph(name, [TensorSpec("x", shape)], [TensorSpec(node.name, node.shape)], [node])
+    batches = batches_for([shape], special=special)
+    if not special:
+        batches = batches[:1]  # float64 of a sum is not the float32 result Keras would give on extreme rows
+    vectors = []
+    for (x,) in batches:
+        exact_out = exact(x)
+        # the float32 expectation is the float64 value rounded once; outputs64 carries the exact one
+        vectors.append({"inputs": [x], "outputs": [exact_out.astype(np.float32)], "outputs64": [exact_out]})
+    producer = {"keras_version": "", "backend": "float64-formula", "source": "tests/conformance/generate.py",
+                "reference": "float64"}
+    (directory / f"{name}.json").write_bytes(to_json(graph, vectors, producer))
+    return {"ops": [node.op], "activations": [node.attrs["activation"]["name"]] if "activation" in node.attrs else []}
+
+
+def main() -> int:
+    from exporter.frontend_keras import import_keras
+
+    keras = import_keras()
+    models = HERE / "models"
+    models.mkdir(exist_ok=True)
+    for old in list(models.glob("*.json")) + list(models.glob("*.npz")):
+        old.unlink()
+    index = {"models": {}, "malformed": {}}
+    for name, (what, build) in sorted(keras_cases(keras).items()):
+        print(name, flush=True)
+        index["models"][name] = {"covers": what, **write_keras_case(keras, name, build, models)}
+    for name, (what, node, shape, exact, special) in sorted(formula_cases().items()):
+        index["models"][name] = {"covers": what, **write_formula_case(name, node, shape, exact, special, models)}
+    from malformed import write_malformed
+
+    index["malformed"] = write_malformed(models / "dense.json", models / "dense.npz", HERE / "malformed")
+    (HERE / "cases.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    sys.exit(main())

@@ -46,7 +46,9 @@ def _section(text: str, heading: str) -> str:
 def test_every_op_is_declared():
     """runtime_py/ops.py SIGNATURES declares every registry op's inputs, attrs and weights (the validator applies it)."""
     assert list(SIGNATURES) == list(RUNTIME_OPS), "runtime_py/ops.py: SIGNATURES and OPS list different ops"
-    assert set(SIGNATURES) == set(OPS), f"ops without a declaration: {sorted(set(OPS) - set(SIGNATURES))}"
+    assert set(SIGNATURES) == set(OPS), (f"ops without a declaration: {sorted(set(OPS) - set(SIGNATURES))}: add each to "
+                                         "runtime_py/ops.py SIGNATURES (inputs, attrs with kinds and ranges, weights "
+                                         "with shapes), then run python -m exporter.format_docs docs/format.md")
 
 
 def test_format_doc_tables_are_current():
@@ -69,7 +71,9 @@ def test_every_op_has_prose_in_format_doc():
     """Each op has a hand-written '#### `op`' entry under 'Op semantics' (formula, rounding, NaN), and no other op does."""
     semantics = _section(FORMAT_DOC.read_text(encoding="utf-8"), "### Op semantics")
     entries = re.findall(r"^#### `(\w+)`$", semantics, re.M)
-    assert sorted(set(OPS) - set(entries)) == [], "ops without an entry under 'Op semantics' in docs/format.md"
+    assert sorted(set(OPS) - set(entries)) == [], ("ops without an entry under 'Op semantics' in docs/format.md: write "
+                                                   "'#### `op`' with its exact float32 formula, rounding, NaN/inf, "
+                                                   "broadcasting and axis conventions")
     assert sorted(set(entries) - set(OPS)) == [], "docs/format.md describes ops the registry does not have"
     assert len(entries) == len(set(entries)), "an op is described twice"
 

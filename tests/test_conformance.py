@@ -37,6 +37,8 @@ def test_suite_covers_every_op_and_activation():
     activations = {name for case in INDEX["models"].values() for name in case["activations"]}
     assert sorted(set(OPS) - ops) == [], "ops without a conformance case (add one to tests/conformance/generate.py)"
     assert sorted(set(ACTIVATIONS) - activations) == [], "activations without a conformance case"
+    storage = {dtype for case in INDEX["models"].values() for dtype in case.get("storage", [])}
+    assert storage == {"float16", "int8"}, "every stored-kernel dtype has a conformance case"
 
 
 @pytest.mark.parametrize("backend", runtime_py.BACKENDS)
@@ -57,16 +59,29 @@ def test_malformed_file_is_refused(name, backend):
 
 
 def _array(raw) -> np.ndarray:
-    dtype = {"float32": "<f4", "float64": "<f8"}[raw.dtype]
-    return np.frombuffer(raw.data, dtype=dtype).reshape(raw.shape).astype(dtype[1:])
+    dtype = {"float32": "<f4", "float64": "<f8", "float16": "<f2", "int8": "i1"}[raw.dtype]
+    return np.frombuffer(raw.data, dtype=dtype).reshape(raw.shape).astype(dtype.lstrip("<"))
+
+
+def _node(n) -> Node:
+    """An exporter node of a file's node; a stored kernel becomes node.storage, its decoded value the weight."""
+    from exporter.ir import Stored
+    from exporter.quantize import decoded
+
+    weights = {key: _array(raw) for key, raw in n["weights"].items()}
+    storage = {}
+    if "kernel" in weights and weights["kernel"].dtype != np.float32:
+        kernel = weights["kernel"]
+        storage["kernel"] = Stored("int8" if kernel.dtype == np.int8 else "float16", kernel, weights.pop("kernel_scale", None))
+        weights["kernel"] = decoded(storage["kernel"])
+    return Node(n["name"], n["op"], list(n["inputs"]), tuple(n["shape"]), n["attrs"], weights, n["layer"],
+                n["layer_class"], storage)
 
 
 def graph_from_file(path, prefix: str):
-    """The exporter's graph and test vectors of a (float32) model file, to render its C header."""
+    """The exporter's graph and test vectors of a model file, to render its C header."""
     spec = read_model_file(path)
-    nodes = [Node(n["name"], n["op"], list(n["inputs"]), tuple(n["shape"]), n["attrs"],
-                  {key: _array(raw) for key, raw in n["weights"].items()}, n["layer"], n["layer_class"])
-             for n in spec["nodes"]]
+    nodes = [_node(n) for n in spec["nodes"]]
     graph = Graph(prefix, [TensorSpec(*t) for t in spec["inputs"]], [TensorSpec(*t) for t in spec["outputs"]], nodes)
     vectors = [{side: [_array(raw) for raw in vector[side]] for side in vector} for vector in spec["test_vectors"]]
     return graph, vectors, spec["producer"]

@@ -218,24 +218,60 @@ def _unit_norm_square_sum64(x, epsilon):
     return x64 / np.sqrt(np.maximum((x64 * x64).sum(axis=-1, keepdims=True), np.float64(np.float32(epsilon))))
 
 
+def _stored_dense(name: str, dtype: str, n_in=8, n_out=5):
+    """A dense node (tanh) whose kernel is stored as int8 or float16, and its exact float64 formula.
+
+    The weights the file stands for are docs/format.md's decoding, written here from the spec:
+    float16 values as they are; int8 as the float32 product q * scale, rounded once.
+    """
+    from exporter.ir import Stored
+
+    rng = np.random.default_rng(SEED + len(dtype))
+    bias = (0.5 * rng.standard_normal(n_out)).astype(np.float32)
+    if dtype == "int8":
+        q = rng.integers(-127, 128, (n_in, n_out)).astype(np.int8)
+        q[:, 0] = 0  # an all-zero column with scale 0, as the exporter writes one
+        scale = (0.01 * rng.random(n_out) + 0.001).astype(np.float32)
+        scale[0] = 0.0
+        stored = Stored("int8", q, scale)
+        weight = q.astype(np.float32) * scale  # float32 * float32: one rounding
+    else:
+        values = (0.5 * rng.standard_normal((n_in, n_out))).astype(np.float16)
+        values[0, 0] = np.float16(6e-8)  # a float16 subnormal: exactly a float32
+        stored = Stored("float16", values, None)
+        weight = values.astype(np.float32)
+    node = Node(name, "dense", ["x"], (n_out,), {"activation": {"name": "tanh"}}, {"kernel": weight, "bias": bias},
+                name, "Dense", {"kernel": stored})
+    return node, lambda x: np.tanh(x.astype(np.float64) @ weight.astype(np.float64) + bias.astype(np.float64))
+
+
 def formula_cases() -> dict:
+    """name -> (what it covers, node, input shape, exact float64 function, rows: "special", "normal" or "exact")."""
+    int8_node, int8_exact = _stored_dense("dense_int8", "int8")
+    float16_node, float16_exact = _stored_dense("dense_float16", "float16")
     return {
         "activation_threshold": ("threshold (Keras 2's ThresholdedReLU): outputs are exact, from float64",
                                  Node("t", "activation", ["x"], (8,), {"activation": {
                                      "name": "threshold", "threshold": 0.5, "default_value": -2.0}}, {}, "t", "ThresholdedReLU"),
-                                 (8,), lambda x: _threshold64(x, 0.5, -2.0), True),
+                                 (8,), lambda x: _threshold64(x, 0.5, -2.0), "special"),
         "unit_norm_square_sum": ("unit_norm with Keras 2's clamp: outputs from float64 (normal rows only)",
                                  Node("u", "unit_norm", ["x"], (6,), {"epsilon": 1e-12, "clamp": "square_sum"}, {},
                                       "u", "UnitNormalization"),
-                                 (6,), lambda x: _unit_norm_square_sum64(x, 1e-12), False),
+                                 (6,), lambda x: _unit_norm_square_sum64(x, 1e-12), "normal"),
+        "dense_int8": ("dense with an int8 kernel (kernel_scale, a zero column) and tanh: float64 of the decoded weights",
+                       int8_node, (8,), int8_exact, "exact"),
+        "dense_float16": ("dense with a float16 kernel (a subnormal value) and tanh: float64 of the decoded weights",
+                          float16_node, (8,), float16_exact, "exact"),
     }
 
 
-def write_formula_case(name: str, node: Node, shape, exact, special: bool, directory: Path) -> dict:
+def write_formula_case(name: str, node: Node, shape, exact, rows: str, directory: Path) -> dict:
     graph = Graph(name, [TensorSpec("x", shape)], [TensorSpec(node.name, node.shape)], [node])
-    batches = batches_for([shape], special=special)
-    if not special:
-        batches = batches[:1]  # float64 of a sum is not the float32 result Keras would give on extreme rows
+    batches = batches_for([shape], special=rows == "special")
+    if rows == "normal":  # float64 of a sum is not the float32 result Keras would give on extreme rows
+        batches = batches[:1]
+    elif rows == "exact":  # extreme rows whose dot products are exact in float32: zeros, -0.0, a single +-1e4
+        batches = [batches[0], [np.delete(batches[-1][0], 2, axis=0)]]
     vectors = []
     for (x,) in batches:
         exact_out = exact(x)
@@ -244,7 +280,9 @@ def write_formula_case(name: str, node: Node, shape, exact, special: bool, direc
     producer = {"keras_version": "", "backend": "float64-formula", "source": "tests/conformance/generate.py",
                 "reference": "float64"}
     (directory / f"{name}.json").write_bytes(to_json(graph, vectors, producer))
-    return {"ops": [node.op], "activations": [node.attrs["activation"]["name"]] if "activation" in node.attrs else []}
+    storage = sorted({stored.dtype for stored in node.storage.values()})
+    return {"ops": [node.op], "activations": [node.attrs["activation"]["name"]] if "activation" in node.attrs else [],
+            **({"storage": storage} if storage else {})}
 
 
 def main() -> int:
@@ -259,8 +297,8 @@ def main() -> int:
     for name, (what, build) in sorted(keras_cases(keras).items()):
         print(name, flush=True)
         index["models"][name] = {"covers": what, **write_keras_case(keras, name, build, models)}
-    for name, (what, node, shape, exact, special) in sorted(formula_cases().items()):
-        index["models"][name] = {"covers": what, **write_formula_case(name, node, shape, exact, special, models)}
+    for name, (what, node, shape, exact, rows) in sorted(formula_cases().items()):
+        index["models"][name] = {"covers": what, **write_formula_case(name, node, shape, exact, rows, models)}
     from malformed import write_malformed
 
     index["malformed"] = write_malformed(models / "dense.json", models / "dense.npz", HERE / "malformed")

@@ -14,7 +14,7 @@ import numpy as np
 
 from exporter.activations import convert_activation, fusable, make_record, output_shape
 from exporter.errors import ExportError
-from exporter.ir import Op, size_of
+from exporter.ir import LayerInput, Op, size_of
 
 # IR op -> what it computes (docs/format.md spells out attrs and weights).
 OPS = {
@@ -28,6 +28,7 @@ OPS = {
     "unit_norm": "y = x * min(rsqrt(sum x^2), 1/eps) over the last axis",
     "standardize": "y = (x - mean) / std, or mean + x * std when inverted",
     "transpose": "y = x with its axes permuted",
+    "broadcast": "y = x repeated along new leading axes and its axes of size 1 (numpy broadcasting)",
     "repeat": "y = n copies of x stacked on a new first axis",
     "concatenate": "y = inputs joined along one axis",
     "add": "y = ((x0 + x1) + x2) + ...",
@@ -367,22 +368,49 @@ def repeat_vector(call: LayerCall) -> list:
     return [Op("repeat", (n,) + shape, {"n": n})]
 
 
-def _same_shapes(call: LayerCall, minimum: int = 2) -> tuple:
-    shapes = [tuple(s) for s in call.input_shapes]
-    if len(shapes) < minimum:
-        raise call.error(f"needs at least {minimum} inputs, has {len(shapes)}")
-    if len(set(shapes)) != 1:
-        raise call.error(f"inputs of different shapes {shapes} (broadcasting) are not supported")
-    return shapes[0]
+def broadcast_shape(shapes: list, fail) -> tuple:
+    """numpy's broadcasting rule over per-sample shapes; fail(message) builds the error to raise.
+
+    Keras's merges expand a lower-rank input right after the batch axis until the ranks agree
+    (keras/src/layers/merging/base_merge.py, call), then broadcast: per sample that is numpy's
+    rule, which aligns the shapes on their last axis.
+    """
+    rank = max(len(s) for s in shapes)
+    out = []
+    for d in range(rank):
+        sizes = {s[d - rank + len(s)] for s in shapes if d - rank + len(s) >= 0} - {1}
+        if len(sizes) > 1:
+            raise fail(f"input shapes {[tuple(s) for s in shapes]} do not broadcast (axis {d + 1} has sizes "
+                       f"{sorted(sizes)}; each axis must agree or be 1)")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def elementwise_ops(op: str, shapes: list, fail) -> list:
+    """Ops computing the elementwise `op` over inputs of any shapes that broadcast together.
+
+    Every input whose shape differs from the result's is first broadcast to it (one broadcast op,
+    reading that input alone); the elementwise op then reads equal shapes. fail as broadcast_shape's.
+    """
+    shapes = [tuple(s) for s in shapes]
+    shape = broadcast_shape(shapes, fail)
+    ops, refs = [], []
+    for k, s in enumerate(shapes):
+        if s == shape:
+            refs.append(LayerInput(k))
+        else:
+            refs.append(len(ops))
+            ops.append(Op("broadcast", shape, inputs=[LayerInput(k)]))
+    return ops + [Op(op, shape, inputs=refs)]
 
 
 def merge(call: LayerCall) -> list:
-    """Elementwise over inputs of one shape, folded left to right as Keras does (Subtract: exactly two)."""
-    shape = _same_shapes(call)
+    """Elementwise over inputs whose shapes broadcast (numpy's rule, as Keras applies it), folded left to right as Keras does (Subtract: exactly two)."""
     op = MERGE_OPS[call.class_name]
-    if op == "subtract" and len(call.input_shapes) != 2:
-        raise call.error("needs exactly 2 inputs")
-    return [Op(op, shape)]
+    count = len(call.input_shapes)
+    if count < 2 or (op == "subtract" and count != 2):
+        raise call.error(f"needs {'exactly' if op == 'subtract' else 'at least'} 2 inputs, has {count}")
+    return elementwise_ops(op, call.input_shapes, call.error)
 
 
 MERGE_OPS = {"Add": "add", "Subtract": "subtract", "Multiply": "multiply", "Average": "average",

@@ -12,7 +12,7 @@ from collections import deque
 
 from exporter.converters import LAYERS, LayerCall, supported_layers
 from exporter.errors import ExportError
-from exporter.ir import Graph, LayerInfo, Node, TensorSpec
+from exporter.ir import Graph, LayerInfo, LayerInput, Node, TensorSpec
 from runtime_py.limits import MAX_NODES, Budget
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -281,8 +281,11 @@ class _Builder:
         ops = converter(call)
         base = display if call_index == 0 else f"{display}#{call_index}"
         current = inputs
+        produced = []  # tensor of each op so far
         for k, op in enumerate(ops):
             where = f"layer {display!r} ({class_name})"
+            if op.inputs is not None:
+                current = [inputs[ref.index] if isinstance(ref, LayerInput) else produced[ref] for ref in op.inputs]
             self._within_limits(self.budget.add_node())
             self._within_limits(self.budget.add_tensor(tuple(op.shape), f"{where}: output shape"))
             for key, value in op.weights.items():
@@ -292,6 +295,7 @@ class _Builder:
                                    display, class_name))
             self.shapes[tensor] = tuple(op.shape)
             current = [tensor]
+            produced.append(tensor)
         if not ops and len(inputs) != 1:
             raise ExportError(f"layer {display!r} ({class_name}) passes through several inputs")
         params = sum(int(getattr(w, "size", 0)) for w in weights)

@@ -20,12 +20,25 @@ class TensorSpec:
 
 @dataclass
 class Op:
-    """What a converter returns: one IR operation, not yet named or wired."""
+    """What a converter returns: one IR operation, not yet named or wired.
+
+    inputs None reads the previous op's output (the first op: all the layer's inputs); otherwise it
+    lists what the op reads, each a LayerInput(k) (the layer's input k) or an int k (the output of
+    op k of the same list, an earlier one). The last op's output is the layer's output.
+    """
 
     op: str
     shape: tuple
     attrs: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
+    inputs: list | None = None
+
+
+@dataclass(frozen=True)
+class LayerInput:
+    """Op.inputs entry: the converted layer's input k."""
+
+    index: int
 
 
 @dataclass(frozen=True)

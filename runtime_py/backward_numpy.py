@@ -85,6 +85,12 @@ def transpose_backward(grad, source_index):
     return out
 
 
+def broadcast_backward(grad, source_index, size):
+    out = np.zeros((grad.shape[0], size), dtype=F32)
+    np.add.at(out, (slice(None), source_index), grad)
+    return out
+
+
 def repeat_backward(grad, n):
     return grad.reshape(grad.shape[0], n, -1).sum(axis=1, dtype=F32)
 

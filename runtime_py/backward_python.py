@@ -101,6 +101,14 @@ def transpose_backward(grad, source_index):
     return out
 
 
+def broadcast_backward(grad, source_index, size):
+    """Add each output value's gradient into the input position it was read from; size: the input's values."""
+    out = [0.0] * size
+    for g, i in zip(grad, source_index):
+        out[i] += g
+    return out
+
+
 def repeat_backward(grad, n):
     size = len(grad) // n
     return [math.fsum(grad[k * size + i] for k in range(n)) for i in range(size)]

@@ -126,6 +126,11 @@ def transpose_forward(inp, source_index):
     return inp[:, source_index]
 
 
+def broadcast_forward(inp, source_index):
+    """y[:, k] = x[:, source_index[k]]."""
+    return inp[:, source_index]
+
+
 def repeat_forward(inp, n):
     return np.tile(inp, (1, n))
 

@@ -140,6 +140,11 @@ def transpose_forward(inp, source_index):
     return [inp[i] for i in source_index]
 
 
+def broadcast_forward(inp, source_index):
+    """y[k] = x[source_index[k]]: the broadcast is resolved to flat indices at load time."""
+    return [inp[i] for i in source_index]
+
+
 def repeat_forward(inp, n):
     return inp * n
 

@@ -207,6 +207,11 @@ class _Backend:
             if self.name == "numpy":
                 index = _np.asarray(index, dtype=_np.intp)
             return lambda x: kernel(x, index)
+        if op == "broadcast":
+            index = broadcast_index(input_shapes[0], shape)
+            if self.name == "numpy":
+                index = _np.asarray(index, dtype=_np.intp)
+            return lambda x: kernel(x, index)
         if op == "repeat":
             times = attrs["n"]
             return lambda x: kernel(x, times)
@@ -237,6 +242,16 @@ def transpose_index(shape, perm) -> list:
     index = [0]
     for axis in perm:
         index = [base + k * strides[axis] for base in index for k in range(shape[axis])]
+    return index
+
+
+def broadcast_index(shape, target) -> list:
+    """Flat source index of every output value of broadcasting `shape` to `target` (numpy's rule, row-major)."""
+    shape = (1,) * (len(target) - len(shape)) + tuple(shape)
+    strides = [size_of(shape[d + 1:]) if shape[d] != 1 else 0 for d in range(len(shape))]
+    index = [0]
+    for axis, size in enumerate(target):
+        index = [base + k * strides[axis] for base in index for k in range(size)]
     return index
 
 

@@ -126,6 +126,7 @@ SIGNATURES = {
         "perm": Attr("integer list", "output axis `k` is input axis `perm[k]`",
                      rule="a permutation of 0 .. rank-1"),
     }),
+    "broadcast": Signature(ONE),
     "repeat": Signature(ONE, {"n": Attr("integer", "how many copies", low=1, high=MAX_REPEAT)}),
     "concatenate": Signature(TWO_OR_MORE, {
         "axis": Attr("integer", "the axis joined, counted in the per-sample shape (no batch axis)",
@@ -250,6 +251,20 @@ def check_transpose(node, input_shapes) -> None:
         _fail(node, f"output shape {tuple(node['shape'])} does not follow from perm {perm}")
 
 
+def broadcasts_to(shape, target) -> bool:
+    """Whether numpy broadcasting takes `shape` to `target`: aligned on the last axis, each size equal or 1."""
+    shape, target = tuple(shape), tuple(target)
+    if len(shape) > len(target):
+        return False
+    return all(s in (1, t) for s, t in zip(shape, target[len(target) - len(shape):]))
+
+
+def check_broadcast(node, input_shapes) -> None:
+    shape = input_shapes[0]
+    if not broadcasts_to(shape, node["shape"]):
+        _fail(node, f"input shape {tuple(shape)} does not broadcast to {tuple(node['shape'])}")
+
+
 def check_repeat(node, input_shapes) -> None:
     shape, n = input_shapes[0], node["attrs"]["n"]
     if len(shape) != 1 or tuple(node["shape"]) != (n, shape[0]):
@@ -289,6 +304,7 @@ OPS = {
     "unit_norm": check_same_shape,
     "standardize": check_same_shape,
     "transpose": check_transpose,
+    "broadcast": check_broadcast,
     "repeat": check_repeat,
     "concatenate": check_concatenate,
     "add": check_same_shape,

@@ -37,6 +37,12 @@ def _merge(keras, shape, layer, name, count=2):
     return keras.Model(inputs, layer(inputs), name=name)
 
 
+def _merge_shapes(keras, shapes, layer, name):
+    """A merge of inputs of different shapes that broadcast together."""
+    inputs = [keras.Input(shape, name=f"x{k}") for k, shape in enumerate(shapes)]
+    return keras.Model(inputs, layer(inputs), name=name)
+
+
 def cases(keras):
     """name -> zero-argument builder of a Keras model."""
     L = keras.layers
@@ -98,6 +104,13 @@ def cases(keras):
         "Average": lambda: _merge(keras, (6,), L.Average(), "average", 3),
         "Maximum": lambda: _merge(keras, (6,), L.Maximum(), "maximum", 3),
         "Minimum": lambda: _merge(keras, (6,), L.Minimum(), "minimum", 3),
+        "Add_broadcast": lambda: _merge_shapes(keras, [(4, 3), (1, 3), (4, 1)], L.Add(), "add_bc"),
+        "Subtract_broadcast": lambda: _merge_shapes(keras, [(3,), (4, 3)], L.Subtract(), "subtract_bc"),
+        "Multiply_broadcast_rows": lambda: _merge_shapes(keras, [(4, 3), (1, 3)], L.Multiply(), "multiply_bc_rows"),
+        "Multiply_broadcast_columns": lambda: _merge_shapes(keras, [(4, 3), (4, 1)], L.Multiply(), "multiply_bc_cols"),
+        "Average_broadcast": lambda: _merge_shapes(keras, [(2, 4, 3), (4, 1)], L.Average(), "average_bc"),
+        "Maximum_broadcast": lambda: _merge_shapes(keras, [(4, 1), (1, 3)], L.Maximum(), "maximum_bc"),
+        "Minimum_broadcast": lambda: _merge_shapes(keras, [(4, 3), (1,)], L.Minimum(), "minimum_bc"),
         "Concatenate": lambda: _merge(keras, (6,), L.Concatenate(), "concat", 3),
         "Concatenate_axis1": lambda: _merge(keras, (3, 4), L.Concatenate(axis=1), "concat_axis1"),
         "Dot": lambda: _merge(keras, (6,), L.Dot(axes=1), "dot"),

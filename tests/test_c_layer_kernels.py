@@ -17,8 +17,8 @@ import pytest
 
 from cbuild import READ_FLOATS_C, RUNTIME_C, SANITIZE, build, float32_bytes, read_float32, run
 
-KERNELS = ("scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm", "standardize", "transpose", "repeat",
-           "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot")
+KERNELS = ("scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm", "standardize", "transpose", "broadcast",
+           "repeat", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot")
 FOLDS = ("add", "multiply", "average", "maximum", "minimum")
 
 DRIVER = r"""
@@ -96,6 +96,16 @@ int main(int argc, char **argv)
         }
         out = output(0, in, size);
         kl_transpose_forward(out, in[0], index, a[0]);
+        free(index);
+    } else if (strcmp(kernel, "broadcast") == 0) { /* in_size size; the source index follows the data, as floats */
+        size = (size_t)a[1];
+        in[0] = read_floats((size_t)a[0]), w[0] = read_floats(size);
+        int *index = (int *)malloc(size * sizeof(int) + 1);
+        for (size_t k = 0; k < size; k++) {
+            index[k] = (int)w[0][k];
+        }
+        out = output(0, in, size);
+        kl_broadcast_forward(out, in[0], index, a[1]);
         free(index);
     } else if (strcmp(kernel, "repeat") == 0) { /* size n */
         size = (size_t)a[0] * (size_t)a[1];
@@ -343,6 +353,15 @@ def test_transpose(driver, shape, perm):
     want = np.transpose(x, perm)
     index = np.transpose(np.arange(x.size).reshape(shape), perm).ravel()  # numpy's own answer to "which value"
     same(call(driver, "transpose", [x.size], [x.ravel(), f32(index)], (x.size,)), want.ravel())
+
+
+@pytest.mark.parametrize("shape, target", [((1, 3), (4, 3)), ((4, 1), (4, 3)), ((3,), (2, 4, 3)), ((4, 1), (2, 4, 3)),
+                                           ((1,), (5,)), ((2, 1, 3), (2, 4, 3))])
+def test_broadcast(driver, shape, target):
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape) * np.float32(0.5) - np.float32(3)
+    want = np.broadcast_to(x, target)
+    index = np.broadcast_to(np.arange(x.size).reshape(shape), target).ravel()  # numpy's own answer
+    same(call(driver, "broadcast", [x.size, want.size], [x.ravel(), f32(index)], (want.size,)), want.ravel())
 
 
 def test_repeat(driver):

@@ -26,7 +26,7 @@ ACTIVATION_PARAMS = getattr(_activations, "PARAMETERS", {})
 # activation node needs runtime_c/<activation>.h). An op missing from either keeps a model
 # from getting a header, with the layer named (header_unsupported).
 C_OPS = ("dense", "activation", "reshape", "scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm",
-         "standardize", "transpose", "repeat", "concatenate", "add", "subtract", "multiply", "average", "maximum",
+         "standardize", "transpose", "broadcast", "repeat", "concatenate", "add", "subtract", "multiply", "average", "maximum",
          "minimum", "dot")
 
 
@@ -74,6 +74,11 @@ STORED_NOTES = {"int8": "int8, weight = q * kernel_scale[column]", "float16": "I
 def transpose_index(shape, perm) -> np.ndarray:
     """Flat source index of every output value of transposing `shape` by `perm` (row-major)."""
     return np.transpose(np.arange(size_of(shape)).reshape(shape), perm).ravel()
+
+
+def broadcast_index(shape, target) -> np.ndarray:
+    """Flat source index of every output value of broadcasting `shape` to `target` (numpy's rule, row-major)."""
+    return np.broadcast_to(np.arange(size_of(shape)).reshape(shape), target).ravel()
 
 
 def plan_forward(graph: Graph) -> Plan:
@@ -220,6 +225,11 @@ def forward_calls(node, index: int, var: str, srcs: list, in_shapes: list, array
                            f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): source index of each value "
                            f"of {shape_text(in_shapes[0])} permuted by {shape_text(perm)}", size)
         calls.append(f"kl_transpose_forward({var}, {srcs[0]}, {table}, {size});")
+    elif op == "broadcast":
+        table = arrays.add(node, index, "index", broadcast_index(in_shapes[0], node.shape), "int",
+                           f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): source index of each value "
+                           f"of {shape_text(in_shapes[0])} broadcast to {shape_text(node.shape)}", size)
+        calls.append(f"kl_broadcast_forward({var}, {srcs[0]}, {table}, {size});")
     elif op == "repeat":
         calls.append(f"kl_repeat_forward({var}, {srcs[0]}, {size_of(in_shapes[0])}, {node.attrs['n']});")
     elif op == "concatenate":

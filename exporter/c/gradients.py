@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from exporter.c.forward import Plan, _activation_args, forward_calls, transpose_index
+from exporter.c.forward import Plan, _activation_args, broadcast_index, forward_calls, transpose_index
 from exporter.c.literals import c_comment, c_list, float_literal, shape_text
 from exporter.ir import Graph, size_of
 
@@ -193,6 +193,7 @@ def _backward_calls(node, index, value, grad, shapes, arrays) -> tuple:
                              f"{int(attrs['clamp'] == 'inverse')}",
         "standardize": lambda: f"{weight('std')}, {size}, {int(attrs['invert'])}",
         "transpose": lambda: f"{arrays.find(transpose_index(in_shapes[0], attrs['perm']), 'int')}, {size}",
+        "broadcast": lambda: f"{arrays.find(broadcast_index(in_shapes[0], node.shape), 'int')}, {size}",
         "repeat": lambda: f"{size_of(in_shapes[0])}, {attrs['n']}",
     }
     if op in one:

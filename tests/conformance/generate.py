@@ -99,6 +99,13 @@ def merge(keras, layer_class, count, shape=(8,), **kwargs):
     return keras.Model(inputs, getattr(keras.layers, layer_class)(**kwargs)(inputs))
 
 
+def broadcasting_merges(keras):
+    """Multiply of (4, 3) by (1, 3), then Add of (3,): both merges read broadcast nodes."""
+    a, b, c = keras.Input(shape=(4, 3), name="a"), keras.Input(shape=(1, 3), name="b"), keras.Input(shape=(3,), name="c")
+    L = keras.layers
+    return keras.Model([a, b, c], L.Add()([L.Multiply()([a, b]), c]))
+
+
 ACTIVATION_NAMES = ["celu", "elu", "exponential", "gelu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_tanh",
                     "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6", "selu", "sigmoid",
                     "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid",
@@ -159,6 +166,8 @@ def keras_cases(keras) -> dict:
             k, (3, 4), L.Softmax(axis=1))),
         "transpose_flatten_channels_first": ("Flatten of channels_first data", lambda k, rng: sequential(
             k, (3, 4), L.Flatten(data_format="channels_first"))),
+        "broadcast": ("merges of shapes that broadcast: (4, 3) * (1, 3) + (3,)",
+                      lambda k, rng: broadcasting_merges(k)),
         "repeat": ("RepeatVector", lambda k, rng: sequential(k, (4,), L.RepeatVector(3))),
         "concatenate_last": ("Concatenate on axis -1", lambda k, rng: merge(k, "Concatenate", 2, (2, 3), axis=-1)),
         "concatenate_first": ("Concatenate on Keras axis 1 (sample axis 0) of three inputs",

@@ -76,13 +76,24 @@ def _input_spec(layer_cfg: dict, name: str) -> tuple:
     if not isinstance(shape, list) or len(shape) < 2:
         raise ExportError(f"{where}: needs a batch shape with at least one axis besides the batch, got {shape!r}")
     dims = shape[1:]
-    if not all(isinstance(d, int) and d > 0 for d in dims):
-        raise ExportError(f"{where}: shape {tuple(shape)} has an unknown or invalid dimension; kerasless needs fixed sizes")
+    for axis, dim in enumerate(dims, start=1):
+        if not (isinstance(dim, int) and not isinstance(dim, bool) and dim > 0):
+            what = "unknown (None)" if dim is None else f"{dim!r}, not a positive size"
+            example = ", ".join("N" if k == axis else (str(d) if isinstance(d, int) and d > 0 else "?")
+                                for k, d in enumerate(dims, start=1))
+            raise ExportError(
+                f"{where}: axis {axis} of its shape {_shape_text(shape)} is {what}; kerasless needs a fixed size for "
+                f"every axis but the batch: build the model on keras.Input(shape=({example}{',' if len(dims) == 1 else ''}))"
+                f" with N the size your data has on that axis, then save it again")
     _check_float32(where, config.get("dtype"))
     for flag in ("sparse", "ragged"):
         if config.get(flag):
             raise ExportError(f"{where}: {flag} inputs are not supported")
     return tuple(dims)
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("None" if d is None else repr(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _tensor_refs(value, where: str) -> list:

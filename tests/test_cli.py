@@ -86,6 +86,18 @@ def test_unsupported_layer_names_layer_class_and_supported(keras, tmp_path):
     assert not path.with_suffix(".json").exists()
 
 
+@pytest.mark.parametrize("container", ["keras", "h5"])
+def test_unknown_input_size_says_which_axis_and_how_to_fix_it(keras, tmp_path, container):
+    inputs = keras.Input((None, 3), name="seq")
+    path = tmp_path / f"unknown.{container}"
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(path)
+    done = run_cli(path)
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    assert "input 'seq': axis 1 of its shape (None, None, 3) is unknown (None)" in done.stderr
+    assert "keras.Input(shape=(N, 3))" in done.stderr and "Traceback" not in done.stderr
+    assert not path.with_suffix(".json").exists() and not path.with_suffix(".h").exists()
+
+
 def test_corrupt_model_file(tmp_path):
     path = tmp_path / "broken.h5"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)

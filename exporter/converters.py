@@ -136,14 +136,6 @@ def flatten(call: LayerCall) -> list:
     return [Op("reshape", (size_of(shape),))]
 
 
-def _last_axis_only(call: LayerCall, axis, shape, what="axis") -> None:
-    """Refuse any normalization axis other than the last one."""
-    axes = axis if isinstance(axis, list) else [axis]
-    rank = len(shape) + 1  # Keras counts the batch axis
-    if len(axes) != 1 or not isinstance(axes[0], int) or axes[0] % rank != rank - 1:
-        raise call.error(f"{what}={axis!r} is not supported; only the last axis (-1) is")
-
-
 def _number(call: LayerCall, key: str, default=None) -> float:
     value = call.config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
@@ -159,6 +151,89 @@ def _sample_axis(call: LayerCall, axis, rank: int, what="axis") -> int:
     if axis == 0:
         raise call.error(f"{what} 0 is the batch axis, which is not supported")
     return axis - 1
+
+
+def _normalized_axes(call: LayerCall, axis, shape, what="axis") -> list:
+    """Keras axes (an int or a list; the batch is axis 0) -> the sorted, distinct axes of the per-sample shape."""
+    raw = axis if isinstance(axis, list) else [axis]
+    if not raw:
+        raise call.error(f"{what}={axis!r} names no axis")
+    axes = [_sample_axis(call, a, len(shape), what) for a in raw]
+    if len(set(axes)) != len(axes):
+        raise call.error(f"{what}={axis!r} names an axis twice")
+    return sorted(axes)
+
+
+def _keras_param_shape(axis, shape) -> tuple:
+    """The shape Keras 3 gives a per-axes weight: the axes' sizes, the axes sorted as written (negatives first)."""
+    raw = axis if isinstance(axis, list) else [axis]
+    full = (None,) + tuple(shape)
+    return tuple(full[a] for a in sorted(raw))
+
+
+def _axes_weights(call: LayerCall, count: int, shapes: list) -> list:
+    """count float32 weights, each of one of `shapes` (axes of size 1 aside), as flat arrays.
+
+    Keras reshapes such a weight to the input's rank before broadcasting (keras/src/ops/nn.py,
+    _layer_normalization's _broadcast; tf_keras does the same), so its values are taken in order
+    over the normalized axes, whatever order its own shape lists them in.
+    """
+    if len(call.weights) != count:
+        raise call.error(f"expected {count} weight arrays, the file has {len(call.weights)}")
+    allowed = {tuple(d for d in s if d != 1) for s in shapes}
+    arrays = []
+    for index, array in enumerate(call.weights):
+        array = np.asarray(array)
+        if tuple(d for d in array.shape if d != 1) not in allowed:
+            raise call.error(f"weight {index} has shape {tuple(array.shape)}, expected {tuple(shapes[0])}")
+        if array.dtype != np.float32:
+            raise call.error(f"weight {index} has dtype {array.dtype}; only float32 weights are supported")
+        arrays.append(np.ascontiguousarray(array.reshape(-1)))
+    return arrays
+
+
+def over_axes(shape: tuple, axes: list, core) -> list:
+    """Ops applying a last-axis op over the given axes (sorted) of shape: move them last in their order,
+    merge them into one axis, apply core(merged shape) -> Op, then undo the merge and the move.
+
+    Only the steps that change something are emitted: a last-axis op needs none, trailing axes
+    only the reshapes. Transposes and reshapes move data without arithmetic, so the result is
+    the last-axis op's, value for value.
+    """
+    rank = len(shape)
+    rest = [d for d in range(rank) if d not in axes]
+    perm = rest + list(axes)
+    moved = tuple(shape[d] for d in perm)
+    merged = tuple(shape[d] for d in rest) + (size_of([shape[d] for d in axes]),)
+    ops = []
+    if perm != list(range(rank)):
+        ops.append(Op("transpose", moved, {"perm": perm}))
+    if merged != moved:
+        ops.append(Op("reshape", merged))
+    ops.append(core(merged))
+    if merged != moved:
+        ops.append(Op("reshape", moved))
+    if perm != list(range(rank)):
+        ops.append(Op("transpose", tuple(shape), {"perm": [perm.index(d) for d in range(rank)]}))
+    return ops
+
+
+def _over_axes_full(values: np.ndarray, axes: list, shape: tuple) -> np.ndarray:
+    """A flat weight over the axes (in order), broadcast to every value of shape."""
+    return np.broadcast_to(values.reshape([shape[d] if d in axes else 1 for d in range(len(shape))]), shape)
+
+
+def _affine(shape: tuple, scale: np.ndarray, shift: np.ndarray) -> list:
+    """y = x * scale + shift with scale and shift of x's shape: one scale_shift per last-axis channel
+    when they only vary along the last axis, otherwise over the flattened values."""
+    n = shape[-1]
+    scale = np.ascontiguousarray(scale, dtype=np.float32).reshape(-1, n)
+    shift = np.ascontiguousarray(shift, dtype=np.float32).reshape(-1, n)
+    if (scale == scale[:1]).all() and (shift == shift[:1]).all():
+        return [Op("scale_shift", shape, {}, {"scale": scale[0].copy(), "shift": shift[0].copy()})]
+    size = size_of(shape)
+    return [Op("reshape", (size,)), Op("scale_shift", (size,), {}, {"scale": scale.reshape(-1), "shift": shift.reshape(-1)}),
+            Op("reshape", tuple(shape))]
 
 
 def relu_layer(call: LayerCall) -> list:
@@ -189,23 +264,11 @@ def elu_layer(call: LayerCall) -> list:
 
 
 def softmax_layer(call: LayerCall) -> list:
-    """Any single axis (another than the last becomes transpose, softmax, transpose)."""
-    shape = call.single_input()
-    axis = call.config.get("axis", -1)
-    axes = axis if isinstance(axis, list) else [axis]
-    if len(axes) != 1:
-        raise call.error(f"softmax over several axes {axis!r} is not supported")
-    axis = _sample_axis(call, axes[0], len(shape))
+    """Any axis or axes (others than the last become transpose, softmax, transpose)."""
+    shape = tuple(call.single_input())
+    axes = _normalized_axes(call, call.config.get("axis", -1), shape)
     act = convert_activation("softmax", call.name)
-    last = len(shape) - 1
-    if axis == last:
-        return [Op("activation", tuple(shape), {"activation": act})]
-    # Move the axis last, apply softmax, move it back.
-    perm = [d for d in range(len(shape)) if d != axis] + [axis]
-    moved = tuple(shape[d] for d in perm)
-    back = [perm.index(d) for d in range(len(shape))]
-    return [Op("transpose", moved, {"perm": perm}), Op("activation", moved, {"activation": act}),
-            Op("transpose", tuple(shape), {"perm": back})]
+    return over_axes(shape, axes, lambda merged: Op("activation", merged, {"activation": act}))
 
 
 def prelu(call: LayerCall) -> list:
@@ -224,15 +287,15 @@ def prelu(call: LayerCall) -> list:
 
 
 def batch_normalization(call: LayerCall) -> list:
-    """Inference form folded at export: x * inv + (beta - mean * inv), inv = rsqrt(var + eps) * gamma; last axis only; any center/scale."""
+    """Inference form folded at export: x * inv + (beta - mean * inv), inv = rsqrt(var + eps) * gamma; any axis (Keras 2 files: axes); any center/scale."""
     shape = tuple(call.single_input())
-    _last_axis_only(call, call.config.get("axis", -1), shape)
+    axis = call.config.get("axis", -1)
+    axes = _normalized_axes(call, axis, shape)
     if call.config.get("renorm") or call.config.get("synchronized"):
         raise call.error("renorm/synchronized batch normalization is not supported")
-    n = shape[-1]
     scale, center = call.config.get("scale", True), call.config.get("center", True)
-    expected = ([(n,)] if scale else []) + ([(n,)] if center else []) + [(n,), (n,)]
-    arrays = call.expect_weights(expected)
+    arrays = _axes_weights(call, int(bool(scale)) + int(bool(center)) + 2,
+                           [[shape[a] for a in axes], _keras_param_shape(axis, shape)])
     gamma = arrays.pop(0) if scale else None
     beta = arrays.pop(0) if center else None
     mean, variance = arrays
@@ -242,7 +305,9 @@ def batch_normalization(call: LayerCall) -> list:
     if gamma is not None:
         inv = (inv * gamma).astype(np.float32)
     shift = (-(mean * inv)).astype(np.float32) if beta is None else (beta - mean * inv).astype(np.float32)
-    return [Op("scale_shift", shape, {}, {"scale": inv, "shift": shift})]
+    if axes == [len(shape) - 1]:
+        return [Op("scale_shift", shape, {}, {"scale": inv, "shift": shift})]
+    return _affine(shape, _over_axes_full(inv, axes, shape), _over_axes_full(shift, axes, shape))
 
 
 def rescaling(call: LayerCall) -> list:
@@ -263,40 +328,57 @@ def rescaling(call: LayerCall) -> list:
 
 
 def layer_normalization(call: LayerCall) -> list:
-    """Last axis; center, scale, epsilon; rms_scaling as Keras 3 computes it (x * rsqrt(var + eps) * gamma)."""
+    """Any axis or axes; center, scale, epsilon; rms_scaling as Keras 3 computes it (x * rsqrt(var + eps) * gamma)."""
     shape = tuple(call.single_input())
-    _last_axis_only(call, call.config.get("axis", -1), shape)
-    n = shape[-1]
+    axis = call.config.get("axis", -1)
+    axes = _normalized_axes(call, axis, shape)
     scale, center = call.config.get("scale", True), call.config.get("center", True)
     rms = bool(call.config.get("rms_scaling", False))
     center = center and not rms  # with rms_scaling Keras creates no beta
-    expected = ([(n,)] if scale else []) + ([(n,)] if center else [])
-    arrays = call.expect_weights(expected)
+    arrays = _axes_weights(call, int(bool(scale)) + int(bool(center)),
+                           [_keras_param_shape(axis, shape), [shape[a] for a in axes]])
     weights = {}
     if scale:
         weights["gamma"] = arrays.pop(0)
     if center:
         weights["beta"] = arrays.pop(0)
     attrs = {"epsilon": _number(call, "epsilon", 1e-3), "rms_scaling": rms}
-    return [Op("layer_norm", shape, attrs, weights)]
+    return over_axes(shape, axes, lambda merged: Op("layer_norm", merged, attrs, weights))
 
 
 def rms_normalization(call: LayerCall) -> list:
-    """x * rsqrt(mean(x^2) + eps) * scale over the last axis."""
+    """x * rsqrt(mean(x^2) + eps) * scale over any axis or axes; scale broadcast as Keras does (aligned on the last axis)."""
     shape = tuple(call.single_input())
-    _last_axis_only(call, call.config.get("axis", -1), shape)
-    arrays = call.expect_weights([(shape[-1],)])
+    axis = call.config.get("axis", -1)
+    axes = _normalized_axes(call, axis, shape)
     epsilon = call.config.get("epsilon")
     attrs = {"epsilon": 1e-7 if epsilon is None else _number(call, "epsilon")}  # None: backend.epsilon()
-    return [Op("rms_norm", shape, attrs, {"scale": arrays[0]})]
+    param_shape = _keras_param_shape(axis, shape)
+    if len(call.weights) != 1:
+        raise call.error(f"expected 1 weight array, the file has {len(call.weights)}")
+    scale = np.asarray(call.weights[0])
+    if tuple(scale.shape) != param_shape or scale.dtype != np.float32:
+        raise call.error(f"weight 0 is {scale.dtype} {tuple(scale.shape)}, expected float32 {param_shape}")
+    # keras/src/ops/nn.py, _rms_normalization: the scale multiplies without a reshape, so it broadcasts
+    # on the input's last axes (numpy's rule), which are the normalized ones only when those trail.
+    try:
+        full = np.broadcast_to(scale, shape)
+    except ValueError:
+        raise call.error(f"scale of shape {param_shape} does not broadcast to the input {shape}") from None
+    trailing = axes == list(range(len(shape) - len(axes), len(shape)))
+    if trailing and list(param_shape) == [shape[a] for a in axes]:
+        return over_axes(shape, axes, lambda merged: Op("rms_norm", merged, attrs, {"scale": scale.reshape(-1).copy()}))
+    ones = np.ones(size_of([shape[a] for a in axes]), dtype=np.float32)
+    normalized = over_axes(shape, axes, lambda merged: Op("rms_norm", merged, attrs, {"scale": ones}))
+    return normalized + _affine(shape, full, np.zeros(shape, dtype=np.float32))
 
 
 def unit_normalization(call: LayerCall) -> list:
-    """Last axis: x * min(rsqrt(sum x^2), 1e12) (Keras 3)."""
+    """Any axis or axes: x * min(rsqrt(sum x^2), 1e12) (Keras 3)."""
     shape = tuple(call.single_input())
-    _last_axis_only(call, call.config.get("axis", -1), shape)
+    axes = _normalized_axes(call, call.config.get("axis", -1), shape)
     # Keras 3: x * min(rsqrt(sum x^2), 1 / 1e-12)
-    return [Op("unit_norm", shape, {"epsilon": 1e-12, "clamp": "inverse"})]
+    return over_axes(shape, axes, lambda merged: Op("unit_norm", merged, {"epsilon": 1e-12, "clamp": "inverse"}))
 
 
 def normalization(call: LayerCall) -> list:

@@ -29,6 +29,7 @@ from exporter.graph import build_graph
 from graph_cases import GRAPHS, _randomize_all, build_graph_case, random_graph
 from layer_cases import build_case, cases
 from parity import assert_parity
+from test_layers import KERAS3_MISREADS_H5
 from zoo import MODELS, build_model
 
 
@@ -153,6 +154,16 @@ def test_both_frontends_build_the_same_ir(saved, name, container):
     from exporter import frontend_keras
 
     _, paths = saved(name)
+    if container == "h5" and name.startswith("layer-") and name[len("layer-"):] in KERAS3_MISREADS_H5:
+        # Keras 3 cannot reread these files as written (tests/test_layers.py): it fails, or builds another graph
+        ours = frontend_files.load(paths[container]).build_graph("m")
+        try:
+            keras_loaded = frontend_keras.load(paths[container])
+        except frontend_keras.KerasLoadError:
+            return
+        with pytest.raises(AssertionError):
+            assert_same_graph(ours, build_graph(keras_loaded.config, keras_loaded.weights_for, "m"), name)
+        return
     keras_loaded = frontend_keras.load(paths[container])
     theirs = build_graph(keras_loaded.config, keras_loaded.weights_for, "m")
     loaded = frontend_files.load(paths[container])

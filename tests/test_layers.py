@@ -23,6 +23,12 @@ def _case_names():
 
 NAMES = _case_names()
 
+# Keras 3.15 cannot reread its own legacy .h5 of these layers over several axes: it fails to load
+# the file, or reloads the axes as -1 (docs/format-support.md). The export follows the file, so its
+# test vectors are kerasless's own; the rows still check every runtime against the live model's predict.
+KERAS3_MISREADS_H5 = {"LayerNormalization_axes", "LayerNormalization_axes235", "LayerNormalization_axes_negative",
+                      "LayerNormalization_rms_axes", "RMSNormalization_axes", "Softmax_axes", "UnitNormalization_axes"}
+
 
 class CaseZoo:
     def __init__(self, keras, directory):
@@ -43,9 +49,13 @@ class CaseZoo:
                 self.model(name).save(source)
             target = self.directory / f"{name}-{container}{suffix}"
             result = export(source, [target])
-            # The file wins (exporter/reading_check.py): every attribute a converter reads agrees
-            # between the file's config and the layer Keras rebuilt, so Keras's predict is the reference.
-            assert result.reference == "keras" and result.reference_keras.startswith("keras 3"), result.notes
+            if container == "h5" and name in KERAS3_MISREADS_H5:
+                assert result.reference == "kerasless", result.notes
+                assert any("Keras 3" in note for note in result.notes), result.notes
+            else:
+                # The file wins (exporter/reading_check.py): every attribute a converter reads agrees
+                # between the file's config and the layer Keras rebuilt, so Keras's predict is the reference.
+                assert result.reference == "keras" and result.reference_keras.startswith("keras 3"), result.notes
             self.files[key] = target
         return self.files[key]
 

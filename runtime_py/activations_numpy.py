@@ -34,8 +34,29 @@ def _clip(x, low, high):
 
 
 def _sigmoid(x):
-    e = np.exp(-np.abs(x))  # <= 1: never overflows
-    return np.where(x >= 0, F32(1) / (F32(1) + e), e / (F32(1) + e)).astype(F32)
+    return sigmoid_into(np.array(x, dtype=F32))  # a float32 copy: x stays intact
+
+
+def sigmoid_into(x, scratch=None, step=None):
+    """TF's overflow-free sigmoid, written over x: 1 / (1 + e) where x >= 0, e / (1 + e) elsewhere, e = exp(-|x|).
+
+    The same float32 operations as np.where(x >= 0, 1 / (1 + e), e / (1 + e)), value for value,
+    without temporaries: e (<= 1, never overflows) goes into scratch, the step x >= 0 (1 or 0)
+    into step, 1 + e into x; the numerator max(e, step) is 1 where x >= 0 and e elsewhere (NaN
+    stays NaN), divided by 1 + e in place. scratch and step are float32 arrays of x's shape,
+    which a caller may keep to reuse across calls.
+    """
+    if scratch is None:
+        scratch = np.empty_like(x)
+    if step is None:
+        step = np.empty_like(x)
+    np.abs(x, out=scratch)
+    np.negative(scratch, out=scratch)
+    np.exp(scratch, out=scratch)
+    np.greater_equal(x, F32(0), out=step)
+    np.add(scratch, F32(1), out=x)
+    np.maximum(scratch, step, out=scratch)
+    return np.divide(scratch, x, out=x)
 
 
 def _softplus(x):
@@ -176,7 +197,7 @@ def selu_forward(x, rows, n):
 
 
 def sigmoid_forward(x, rows, n):
-    return _write(x, _sigmoid(x))
+    return sigmoid_into(x)
 
 
 def silu_forward(x, rows, n):
@@ -191,9 +212,10 @@ def soft_shrink_forward(x, rows, n, threshold):
 def softmax_forward(x, rows, n):
     """exp(x - max) / sum(exp(x - max)) over each row of n values (the last axis)."""
     groups = x.reshape(-1, n)
-    groups -= groups.max(axis=1, keepdims=True)
+    # np.maximum.reduce and np.add.reduce are what .max() and .sum() run, without their Python wrappers
+    np.subtract(groups, np.maximum.reduce(groups, axis=1, keepdims=True), out=groups)
     np.exp(groups, out=groups)
-    groups /= groups.sum(axis=1, keepdims=True)
+    np.divide(groups, np.add.reduce(groups, axis=1, keepdims=True), out=groups)
     return x
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from array import array
 from collections import namedtuple
+from functools import partial
 
 from runtime_py.errors import ModelFormatError, VerificationError
 from runtime_py.judge import ATOL, RTOL, Judgement, judge
@@ -42,6 +43,8 @@ def _quiet_numpy():
 
 _QUIET_ENTER, _QUIET_LEAVE = _quiet_numpy() if _np is not None else (None, None)
 
+_ndarray = _np.ndarray if _np is not None else None
+_F32_DTYPE = _np.dtype(_np.float32) if _np is not None else None  # native float32: other dtypes take the general path
 TensorInfo = namedtuple("TensorInfo", "name shape")
 BACKENDS = ("python", "numpy")
 
@@ -56,6 +59,8 @@ AUTO_PYTHON_MAX_WORK = 300
 # columns (8 bytes a weight) instead of tuples of float objects (32 bytes, but dot products about
 # 1.8 times faster), so loading a large model costs a small multiple of its weight bytes.
 PYTHON_FLOAT_OBJECTS_MAX = 2 ** 21
+# numpy chains keep the intermediate buffers of this many batch sizes between calls (_run_chain_numpy).
+MAX_WORKSPACES = 4
 
 
 def load(path, backend=None, sha256=None, max_bytes=None) -> "Model":
@@ -142,6 +147,49 @@ class _Backend:
         else:
             columns = [tuple(values[j::n_out].tolist()) for j in range(n_out)]
         return columns, (self.to_array(bias) if bias else [0.0] * n_out), n_in, n_out
+
+    def fused_dense(self, node):
+        """numpy, a dense node on one row per sample: f(x, workspace) = activation(x @ kernel + bias), or None.
+
+        workspace is None (every array allocated) or (out, scratch, step): out receives the sums (None:
+        a fresh array, for a result that leaves the model), scratch and step are the sigmoid's
+        temporaries (activations_numpy.sigmoid_into). One function call per layer, the activation bound to its parameters here.
+        """
+        if self.name != "numpy" or node["op"] != "dense" or node.get("stored") or len(node["shape"]) != 1:
+            return None
+        kernel, bias, _, _ = self.dense_args(node)
+        matmul, add = _np.matmul, _np.add
+        record = node["attrs"]["activation"]
+        name = record["name"]
+        if name == "sigmoid":
+            sigmoid = self.activations.sigmoid_into
+
+            def finish(y, workspace):
+                return sigmoid(y, workspace[1], workspace[2]) if workspace is not None else sigmoid(y)
+        elif name == "relu" and all(record[p] == v for p, v in
+                                    (("negative_slope", 0), ("has_max_value", False), ("threshold", 0))):
+            maximum, zero = _np.maximum, _np.float32(0)
+
+            def finish(y, workspace):
+                return maximum(y, zero, out=y)  # np.maximum keeps NaN
+        elif name == "linear":
+            def finish(y, workspace):
+                return y
+        else:
+            act = self.activation(node)
+
+            def finish(y, workspace):
+                return act(y)
+
+        def step(x, workspace=None):
+            y = matmul(x, kernel, out=workspace[0] if workspace is not None else None)
+            if bias is not None:
+                add(y, bias, out=y)
+            return finish(y, workspace)
+
+        step.width = node["shape"][0]
+        step.scratch = name == "sigmoid"
+        return step
 
     def in_order_args(self, node):
         """dense_in_order's arguments: the kernel (numpy array, or pure Python rows) and the bias or None."""
@@ -328,6 +376,8 @@ class Model:
         self._out_shape = tuple(self.outputs[0].shape) if len(self.outputs) == 1 else None
         self._in_size = size_of(self._in_shape) if self._in_shape is not None else 0
         self._chain = self._as_chain(spec)
+        self._chain_steps = self._fused_chain(spec) if self._chain is not None and backend == "numpy" else None
+        self._workspaces = {}  # batch size -> the chain's steps bound to buffers of that size (_run_chain_numpy)
         self._python_steps = None  # automatic choice: the pure-Python path for small calls
         self._small_rows = 0
         if auto and backend == "numpy" and self._in_shape is not None and self._out_shape is not None:
@@ -336,6 +386,9 @@ class Model:
                 self._python_steps = self._compile("python")
                 self._small_rows = AUTO_PYTHON_MAX_WORK // weights
         self._F32 = _np.float32 if _np is not None else None
+        # one float32 numpy batch through a numpy chain with flat input and output: straight to the fused steps
+        self._fast_chain = (self._chain_steps is not None and not self._small_rows
+                            and len(self._in_shape) == 1 and len(self._out_shape) == 1)
 
     def _compile(self, backend: str) -> list:
         engine = _Backend(backend, compact=_weight_count(self.spec) > PYTHON_FLOAT_OBJECTS_MAX)
@@ -349,6 +402,53 @@ class Model:
             slots[node["name"]] = len(slots)
             shapes[node["name"]] = node["shape"]
         return steps
+
+    def _fused_chain(self, spec) -> list:
+        """The numpy chain's steps, dense nodes fused with their activation: [(f, fused?)].
+
+        A fused dense before the chain's last fused dense writes its sums into a buffer of the
+        calling thread's workspace, reused by the next call of the same batch size; the last one
+        (and everything after it, computed from its fresh output) allocates, so no array a caller
+        receives is ever a buffer a later call overwrites.
+        """
+        engine = _Backend("numpy")
+        steps = []
+        for node, (plain, _) in zip(spec["nodes"], self._steps):
+            fused = engine.fused_dense(node)
+            steps.append((fused or plain, fused is not None))
+        return steps
+
+    def _new_workspace(self, rows):
+        """The chain's steps for a call of `rows` rows, fused steps bound to their buffers (out, scratch, step)."""
+        np_, last = _np, max((k for k, (_, fused) in enumerate(self._chain_steps) if fused), default=-1)
+        runners = []
+        for k, (fn, fused) in enumerate(self._chain_steps):
+            if not fused:
+                runners.append(fn)
+                continue
+            shape = (rows, fn.width)
+            out = np_.empty(shape, np_.float32) if k < last else None
+            scratch = (np_.empty(shape, np_.float32), np_.empty(shape, np_.float32)) if fn.scratch else (None, None)
+            runners.append(partial(fn, workspace=(out, *scratch)))
+        return runners
+
+    def _run_chain_numpy(self, value, rows):
+        # A call takes the workspace for its batch size out of the dict (dict.pop is atomic): another thread,
+        # or a reentrant call, finds none and makes its own; putting it back afterwards keeps one per size.
+        spare = self._workspaces
+        runners = spare.pop(rows, None)
+        if runners is None:
+            runners = self._new_workspace(rows)
+        token = _QUIET_ENTER()
+        try:
+            for fn in runners:
+                value = fn(value)
+        finally:
+            _QUIET_LEAVE(token)
+        if len(spare) >= MAX_WORKSPACES:
+            spare.clear()
+        spare[rows] = runners
+        return value
 
     def _as_chain(self, spec):
         """True when every node reads only the tensor just before it (a Sequential-like model) with one output."""
@@ -427,6 +527,8 @@ class Model:
 
     def predict(self, x):
         """Run a batch (or a list of batches, one per input); return one batch per output."""
+        if type(x) is _ndarray and x.dtype is _F32_DTYPE and self._fast_chain and x.shape[1:] == self._in_shape:
+            return self._run_chain_numpy(x, x.shape[0])  # the commonest call, in the fewest steps
         if (self._in_shape is not None and self._out_shape is not None and _np is not None
                 and type(x) is _np.ndarray and x.dtype == self._F32 and x.shape[1:] == self._in_shape):
             return self._predict_array(x)
@@ -475,12 +577,7 @@ class Model:
         value = x if x.ndim == 2 else x.reshape(rows, self._in_size)
         if self._chain is None:
             return self._run_numpy([value])[0].reshape((rows,) + self._out_shape)
-        token = _QUIET_ENTER()
-        try:
-            for fn, _ in self._steps:
-                value = fn(value)
-        finally:
-            _QUIET_LEAVE(token)
+        value = self._run_chain_numpy(value, rows)
         return value if len(self._out_shape) == 1 else value.reshape((rows,) + self._out_shape)
 
     @staticmethod

@@ -84,3 +84,127 @@ def test_extreme_inputs_through_the_fast_path(zoo):
     for backend in BACKENDS:
         got = runtime_py.load(zoo.exported("mnist", "keras", ".json"), backend=backend).predict(x[0])
         assert_parity(got, want, f"mnist x1e4 backend={backend}")
+
+
+# ---- the numpy backend's in-place sigmoid, fused dense steps and reused buffers --------------------------
+
+
+def _tf_sigmoid(x):
+    """TF's overflow-free sigmoid as the numpy backend computed it before (the formula, spelled out)."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, np.float32(1) / (np.float32(1) + e), e / (np.float32(1) + e)).astype(np.float32)
+
+
+def _sigmoid_cases():
+    rng = np.random.default_rng(11)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -np.nan, 1e-45, -1e-45, 1.2e-38, -1.2e-38, 1e-8, -1e-8,
+                        16.6, -16.6, 17.0, -17.0, 88.7, -88.7, 89.0, -89.0, 103.9, -104.0, 3.4e38, -3.4e38],
+                       dtype=np.float32)
+    every_bit_pattern = rng.integers(0, 2 ** 32, 60000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    return [special.reshape(1, -1), every_bit_pattern.reshape(200, 300),
+            rng.normal(0, 12, (1024, 300)).astype(np.float32), rng.uniform(-1, 1, (7, 33)).astype(np.float32)]
+
+
+def test_in_place_sigmoid_is_bit_identical_to_the_formula():
+    from runtime_py.activations_numpy import _sigmoid, sigmoid_forward, sigmoid_into
+
+    for x in _sigmoid_cases():
+        with np.errstate(all="ignore"):
+            want = _tf_sigmoid(x).view(np.uint32)
+            scratch, step = np.empty_like(x), np.empty_like(x)
+            for got in (sigmoid_forward(x.copy(), 1, x.shape[1]), _sigmoid(x),
+                        sigmoid_into(x.copy(), scratch, step), sigmoid_into(x.copy(), scratch, step)):
+                assert got.dtype == np.float32 and np.array_equal(got.view(np.uint32), want), x.shape
+        strided = x[:, ::2]  # _sigmoid serves glu's half-rows, which are views
+        with np.errstate(all="ignore"):
+            assert np.array_equal(_sigmoid(strided).view(np.uint32), _tf_sigmoid(strided).view(np.uint32))
+
+
+def test_softmax_without_method_wrappers_is_unchanged():
+    from runtime_py.activations_numpy import softmax_forward
+
+    rng = np.random.default_rng(4)
+    for shape, n in (((1, 10), 10), ((1024, 10), 10), ((3, 12), 4)):
+        x = rng.normal(0, 30, shape).astype(np.float32)
+        x.flat[1] = np.inf
+        groups = x.reshape(-1, n).astype(np.float32)
+        with np.errstate(all="ignore"):
+            e = np.exp(groups - groups.max(axis=1, keepdims=True))
+            want = (e / e.sum(axis=1, keepdims=True)).reshape(shape)
+            got = softmax_forward(x.copy(), 1, n)
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("rows", [1, 7, 1024])
+def test_fused_chain_equals_the_node_by_node_engine(zoo, zoo_name, rows):
+    """The fused dense+activation steps with reused buffers give the general engine's values, bit for bit."""
+    model = runtime_py.load(zoo.exported(zoo_name, "keras", ".json"), backend="numpy")
+    assert model._chain_steps is not None and any(fused for _, fused in model._chain_steps)
+    x = zoo.inputs(zoo_name, rows=rows, seed=rows + 40)[0]
+    flat = x.reshape(rows, -1)
+    want = model._run_numpy([flat])[0].reshape((rows,) + tuple(model.outputs[0].shape))
+    for _ in range(2):  # the second call runs on the buffers the first one left
+        got = model.predict(x)
+        assert got.tobytes() == want.tobytes()
+
+
+def test_results_never_alias_a_reused_buffer(zoo):
+    model = runtime_py.load(zoo.exported("mnist", "keras", ".json"), backend="numpy")
+    a, b = zoo.inputs("mnist", rows=5, seed=1)[0], zoo.inputs("mnist", rows=5, seed=2)[0]
+    first = model.predict(a)
+    kept = first.copy()
+    second = model.predict(b)
+    assert first.tobytes() == kept.tobytes() and first.tobytes() != second.tobytes()
+    buffers = [arr for runners in model._workspaces.values() for step in runners
+               for arr in getattr(step, "keywords", {}).get("workspace", ()) if arr is not None]
+    assert buffers, "mnist's hidden layer should run on a reused buffer"
+    assert not any(np.shares_memory(out, buf) for out in (first, second) for buf in buffers)
+
+
+def test_buffers_are_kept_for_a_few_batch_sizes_only(zoo):
+    from runtime_py.model import MAX_WORKSPACES
+
+    model = runtime_py.load(zoo.exported("regressor", "keras", ".json"), backend="numpy")
+    for rows in range(1, 12):
+        model.predict(zoo.inputs("regressor", rows=rows, seed=rows)[0])
+        assert len(model._workspaces) <= MAX_WORKSPACES
+
+
+def test_threads_sharing_a_model_get_their_own_results(zoo):
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = runtime_py.load(zoo.exported("mnist", "keras", ".json"), backend="numpy")
+    xs = [zoo.inputs("mnist", rows=64, seed=s)[0] for s in range(8)]
+    want = [model.predict(x).tobytes() for x in xs]
+
+    def run(k):
+        return all(model.predict(xs[k]).tobytes() == want[k] for _ in range(20))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(run, [k % 8 for k in range(32)]))
+
+
+def test_a_reentrant_call_makes_its_own_buffers(zoo):
+    """A call that starts while another runs on the same thread (a signal handler, say) must not share its buffers."""
+    model = runtime_py.load(zoo.exported("mnist", "keras", ".json"), backend="numpy")
+    x, inner_x = zoo.inputs("mnist", rows=3, seed=8)[0], zoo.inputs("mnist", rows=3, seed=9)[0]
+    want, inner_want = model.predict(x).tobytes(), model.predict(inner_x).tobytes()
+    runners = model._workspaces[3]
+    seen = []
+
+    def reentering(value, _first=runners[0]):
+        seen.append(model.predict(inner_x).tobytes())  # runs while the outer call holds its buffers
+        return _first(value)
+
+    runners[0] = reentering
+    assert model.predict(x).tobytes() == want and seen == [inner_want]
+
+
+def test_overflow_through_the_fused_path_is_silent(zoo):
+    import warnings
+
+    model = runtime_py.load(zoo.exported("mnist", "keras", ".json"), backend="numpy")
+    x = zoo.inputs("mnist", rows=2, seed=3)[0] * np.float32(1e37)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict(x)

@@ -16,6 +16,8 @@ import numpy as np
 F32 = np.float32
 # TF's softplus switches formula at log(float32 epsilon) + 2 (tensorflow/core/kernels/softplus_op.h).
 SOFTPLUS_THRESHOLD = F32(np.log(np.finfo(np.float32).eps)) + F32(2)
+ONE = np.ones((), dtype=F32)  # a 0-d array: ufuncs take it faster than the scalar F32(1)
+ZERO = np.zeros((), dtype=F32)
 SELU_SCALE = F32(1.0507009873554804934193349852946)  # tensorflow/core/kernels/relu_op_functor.h
 SELU_SCALE_ALPHA = F32(1.7580993408473768599402175208123)
 
@@ -37,25 +39,25 @@ def _sigmoid(x):
     return sigmoid_into(np.array(x, dtype=F32))  # a float32 copy: x stays intact
 
 
-def sigmoid_into(x, scratch=None, step=None):
+def sigmoid_into(x, scratch=None, sign=None):
     """TF's overflow-free sigmoid, written over x: 1 / (1 + e) where x >= 0, e / (1 + e) elsewhere, e = exp(-|x|).
 
     The same float32 operations as np.where(x >= 0, 1 / (1 + e), e / (1 + e)), value for value,
-    without temporaries: e (<= 1, never overflows) goes into scratch, the step x >= 0 (1 or 0)
-    into step, 1 + e into x; the numerator max(e, step) is 1 where x >= 0 and e elsewhere (NaN
-    stays NaN), divided by 1 + e in place. scratch and step are float32 arrays of x's shape,
-    which a caller may keep to reuse across calls.
+    in seven cheap array passes and no temporaries: e (<= 1, never overflows) goes into scratch,
+    sign(x) into sign and 1 + e into x; the numerator max(e, sign(x)) is 1 where x > 0, e where
+    x < 0, and 1 = e at x = +-0 (NaN stays NaN); it is divided by 1 + e in place. scratch and sign
+    are float32 arrays of x's shape, which a caller may keep to reuse across calls.
     """
     if scratch is None:
         scratch = np.empty_like(x)
-    if step is None:
-        step = np.empty_like(x)
+    if sign is None:
+        sign = np.empty_like(x)
     np.abs(x, out=scratch)
     np.negative(scratch, out=scratch)
     np.exp(scratch, out=scratch)
-    np.greater_equal(x, F32(0), out=step)
-    np.add(scratch, F32(1), out=x)
-    np.maximum(scratch, step, out=scratch)
+    np.sign(x, out=sign)
+    np.add(scratch, ONE, out=x)
+    np.maximum(scratch, sign, out=scratch)
     return np.divide(scratch, x, out=x)
 
 

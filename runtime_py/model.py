@@ -151,8 +151,8 @@ class _Backend:
     def fused_dense(self, node):
         """numpy, a dense node on one row per sample: f(x, workspace) = activation(x @ kernel + bias), or None.
 
-        workspace is None (every array allocated) or (out, scratch, step): out receives the sums (None:
-        a fresh array, for a result that leaves the model), scratch and step are the sigmoid's
+        workspace is None (every array allocated) or (out, scratch, sign): out receives the sums (None:
+        a fresh array, for a result that leaves the model), scratch and sign are the sigmoid's
         temporaries (activations_numpy.sigmoid_into). One function call per layer, the activation bound to its parameters here.
         """
         if self.name != "numpy" or node["op"] != "dense" or node.get("stored") or len(node["shape"]) != 1:
@@ -168,7 +168,7 @@ class _Backend:
                 return sigmoid(y, workspace[1], workspace[2]) if workspace is not None else sigmoid(y)
         elif name == "relu" and all(record[p] == v for p, v in
                                     (("negative_slope", 0), ("has_max_value", False), ("threshold", 0))):
-            maximum, zero = _np.maximum, _np.float32(0)
+            maximum, zero = _np.maximum, self.activations.ZERO
 
             def finish(y, workspace):
                 return maximum(y, zero, out=y)  # np.maximum keeps NaN
@@ -419,7 +419,7 @@ class Model:
         return steps
 
     def _new_workspace(self, rows):
-        """The chain's steps for a call of `rows` rows, fused steps bound to their buffers (out, scratch, step)."""
+        """The chain's steps for a call of `rows` rows, fused steps bound to their buffers (out, scratch, sign)."""
         np_, last = _np, max((k for k, (_, fused) in enumerate(self._chain_steps) if fused), default=-1)
         runners = []
         for k, (fn, fused) in enumerate(self._chain_steps):

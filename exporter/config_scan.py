@@ -16,6 +16,7 @@ from pathlib import Path
 from exporter.activations import convert_activation
 from exporter.converters import LAYERS, supported_layers
 from exporter.errors import ExportError
+from exporter.operations import OPERATIONS, is_operation, supported_operations
 from runtime_py.limits import MAX_NODES, MAX_REPEAT, MAX_SAMPLE_FLOATS, json_problem, shape_problem
 
 MAX_CONFIG_BYTES = 64 * 2 ** 20  # a model config is kilobytes; refuse absurd sizes before reading
@@ -117,6 +118,10 @@ def _check_layers(model: dict, path: Path, scope: tuple) -> int:
         _check_declared_sizes(layer, label, class_name)
         if class_name in MODEL_CLASSES:
             count += _check_layers(layer, path, scope + (label.split("/")[-1],))
+        elif is_operation(layer):
+            if class_name not in OPERATIONS:
+                raise ExportError(f"operation {label!r} ({class_name}) is not supported; "
+                                  f"supported operations: {supported_operations()}")
         elif class_name not in LAYERS:
             raise ExportError(f"layer {label!r} ({class_name}) is not supported; "
                               f"supported layers: {supported_layers()}")

@@ -36,6 +36,7 @@ from exporter.config_scan import check_config, read_config
 from exporter.errors import ExportError
 from exporter.frontend_keras import LoadedModel
 from exporter.graph import build_graph
+from exporter.operations import is_operation
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 MAX_WEIGHTS_BYTES = 2 * 2 ** 30  # all weights of one model; the largest seed model holds 9 MB
@@ -167,6 +168,8 @@ def weight_slots(layer_cfg: dict) -> list:
     """
     class_name = layer_cfg.get("class_name")
     config = layer_cfg.get("config") if isinstance(layer_cfg.get("config"), dict) else {}
+    if is_operation(layer_cfg):  # keras.ops / keras.activations on tensors: no weights
+        return []
     if class_name == "Dense":
         slots = [True] * (2 if config.get("use_bias", True) else 1)
     elif class_name == "EinsumDense":

@@ -13,6 +13,7 @@ from collections import deque
 from exporter.converters import LAYERS, LayerCall, supported_layers
 from exporter.errors import ExportError
 from exporter.ir import Graph, LayerInfo, LayerInput, Node, TensorSpec
+from exporter.operations import OPERATIONS, OperationCall, is_operation, supported_operations
 from runtime_py.limits import MAX_NODES, Budget
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -107,6 +108,29 @@ def _tensor_refs(value, where: str) -> list:
     if isinstance(value, (list, tuple)):
         return [ref for item in value for ref in _tensor_refs(item, where)]
     raise ExportError(f"{where}: is called with a non-tensor argument {value!r}, which is not supported")
+
+
+def operation_arguments(args, where: str) -> tuple:
+    """An operation call's args (exporter/operations.py): (tensor refs, args with tensor k as {"tensor": k}).
+
+    Operations take constants beside tensors (`x * 2.0`, slices): numbers, lists, and Keras's
+    {"class_name": "__tensor__" | "__slice__", "config": ...} records are kept as data for the converter.
+    """
+    refs = []
+
+    def walk(value):
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            refs.extend(_tensor_refs(value, where))
+            return {"tensor": len(refs) - 1}
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        return value
+
+    if not isinstance(args, list):
+        raise ExportError(f"{where}: malformed call arguments")
+    return refs, walk(args)
 
 
 def _check_kwargs(kwargs, where: str) -> None:
@@ -224,19 +248,22 @@ class _Builder:
             if layer_cfg.get("class_name") == "InputLayer":
                 continue
             nodes = layer_cfg.get("inbound_nodes")
-            where = f"layer {_layer_name(layer_cfg)!r} ({layer_cfg.get('class_name')})"
+            operation = is_operation(layer_cfg)
+            where = f"{'operation' if operation else 'layer'} {_layer_name(layer_cfg)!r} ({layer_cfg.get('class_name')})"
             if not isinstance(nodes, list):
                 raise ExportError(f"{where}: malformed inbound_nodes")
             for index, node in enumerate(nodes):
                 if not isinstance(node, dict):
                     raise ExportError(f"{where}: malformed inbound node (a Keras 2 file? it needs the Keras front-end)")
-                calls.append((layer_cfg, index, node, _tensor_refs(node.get("args", []), where), where))
+                refs, arguments = (operation_arguments(node.get("args", []), where) if operation
+                                   else (_tensor_refs(node.get("args", []), where), None))
+                calls.append((layer_cfg, index, node, refs, where, arguments))
         if len(calls) > MAX_NODES:
             raise ExportError(f"the model has {len(calls):,} layer calls; kerasless supports at most {MAX_NODES:,}")
         waiting = {}  # ref -> positions of the calls that need it
         missing = []
         ready = deque()
-        for position, (_, _, _, refs, _) in enumerate(calls):
+        for position, (_, _, _, refs, _, _) in enumerate(calls):
             lacking = {ref for ref in refs if ref not in tensors}
             missing.append(len(lacking))
             for ref in lacking:
@@ -245,9 +272,9 @@ class _Builder:
                 ready.append(position)
         done = 0
         while ready:
-            layer_cfg, index, node, refs, where = calls[ready.popleft()]
+            layer_cfg, index, node, refs, where, arguments = calls[ready.popleft()]
             _check_kwargs(node.get("kwargs", {}), where)
-            outputs = self._call(layer_cfg, path, [tensors[ref] for ref in refs], index)
+            outputs = self._call(layer_cfg, path, [tensors[ref] for ref in refs], index, arguments)
             done += 1
             name = _layer_name(layer_cfg)
             for t, tensor in enumerate(outputs):
@@ -264,7 +291,7 @@ class _Builder:
             shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
             raise ExportError(f"cannot wire layers {shown}: their inputs are never produced")
 
-    def _call(self, layer_cfg: dict, path: tuple, inputs: list, call_index: int) -> list:
+    def _call(self, layer_cfg: dict, path: tuple, inputs: list, call_index: int, arguments=None) -> list:
         name = _layer_name(layer_cfg)
         class_name = layer_cfg.get("class_name")
         layer_path = path + (name,)
@@ -278,23 +305,30 @@ class _Builder:
                 f"layer {display!r} ({class_name}) is a custom class ({registered or module}); "
                 f"only built-in Keras layers are supported: {supported_layers()}"
             )
-        converter = LAYERS.get(class_name)
+        operation = is_operation(layer_cfg)
+        kind = "operation" if operation else "layer"
+        converter = (OPERATIONS if operation else LAYERS).get(class_name)
         if converter is None:
             raise ExportError(
+                f"operation {display!r} ({class_name}) is not supported; supported operations: "
+                f"{supported_operations()}" if operation else
                 f"layer {display!r} ({class_name}) is not supported; supported layers: {supported_layers()}"
             )
         config = layer_cfg.get("config")
         if not isinstance(config, dict):
-            raise ExportError(f"layer {display!r} ({class_name}) has no config")
-        _check_float32(f"layer {display!r} ({class_name})", config.get("dtype"))
-        weights = self.weights_for(layer_path)
-        call = LayerCall(display, class_name, config, weights, [self.shapes[t] for t in inputs])
+            raise ExportError(f"{kind} {display!r} ({class_name}) has no config")
+        _check_float32(f"{kind} {display!r} ({class_name})", config.get("dtype"))
+        weights = [] if operation else self.weights_for(layer_path)
+        shapes = [self.shapes[t] for t in inputs]
+        call = (OperationCall(display, class_name, config, weights, shapes,
+                               arguments if arguments is not None else [{"tensor": k} for k in range(len(inputs))])
+                if operation else LayerCall(display, class_name, config, weights, shapes))
         ops = converter(call)
         base = display if call_index == 0 else f"{display}#{call_index}"
         current = inputs
         produced = []  # tensor of each op so far
         for k, op in enumerate(ops):
-            where = f"layer {display!r} ({class_name})"
+            where = f"{kind} {display!r} ({class_name})"
             if op.inputs is not None:
                 current = [inputs[ref.index] if isinstance(ref, LayerInput) else produced[ref] for ref in op.inputs]
             self._within_limits(self.budget.add_node())

@@ -6,10 +6,11 @@ import sys
 
 from exporter.activations import ACTIVATIONS, ALIASES, PARAMETERS
 from exporter.converters import LAYERS, OPS
+from exporter.operations import OPERATIONS
 
 
 def render() -> str:
-    """Return docs/layers.md: every supported layer, activation and IR op, with notes."""
+    """Return docs/layers.md: every supported layer, operation, activation and IR op, with notes."""
     lines = [
         "# Supported layers and activations",
         "",
@@ -24,6 +25,20 @@ def render() -> str:
     ]
     for name in sorted(LAYERS):
         doc = (LAYERS[name].__doc__ or "").strip().splitlines()
+        lines.append(f"| `{name}` | {_cell(doc[0] if doc else '')} |")
+    lines += [
+        "",
+        "## Operations on tensors",
+        "",
+        "Keras operations a functional model calls on tensors (`keras.activations.celu(x)`,",
+        "`keras.ops.exp(x)`, ...), read from the node Keras writes for each call in `.keras` and `.h5`",
+        "files alike (exporter/operations.py).",
+        "",
+        "| Keras operation | notes |",
+        "|---|---|",
+    ]
+    for name in sorted(OPERATIONS):
+        doc = (OPERATIONS[name].__doc__ or "").strip().splitlines()
         lines.append(f"| `{name}` | {_cell(doc[0] if doc else '')} |")
     lines += [
         "",

@@ -43,6 +43,63 @@ def _merge_shapes(keras, shapes, layer, name):
     return keras.Model(inputs, layer(inputs), name=name)
 
 
+def _op(keras, shape, function, name):
+    """Input -> a Keras operation called on the tensor (keras.activations.*, keras.ops.*): an operation node."""
+    inputs = keras.Input(shape, name="x")
+    return keras.Model(inputs, function(inputs), name=name)
+
+
+def operation_cases(keras):
+    """Rows "Op<class>[_variant]" for exporter/operations.py: one per Keras operation class."""
+    A, ops = keras.activations, keras.ops
+    return {
+        "OpCelu": lambda: _op(keras, (7,), lambda x: A.celu(x, alpha=0.7), "op_celu"),
+        "OpElu": lambda: _op(keras, (7,), lambda x: A.elu(x, alpha=0.5), "op_elu"),
+        "OpExp": lambda: _op(keras, (7,), ops.exp, "op_exp"),
+        "OpGelu": lambda: _op(keras, (7,), A.gelu, "op_gelu"),
+        "OpGelu_approximate": lambda: _op(keras, (7,), ops.gelu, "op_gelu_tanh"),
+        "OpGlu": lambda: _op(keras, (3, 6), ops.glu, "op_glu"),
+        "OpHardShrink": lambda: _op(keras, (7,), lambda x: A.hard_shrink(x, threshold=0.3), "op_hard_shrink"),
+        "OpHardSigmoid": lambda: _op(keras, (7,), A.hard_sigmoid, "op_hard_sigmoid"),
+        "OpHardSilu": lambda: _op(keras, (7,), ops.hard_silu, "op_hard_silu"),
+        "OpHardTanh": lambda: _op(keras, (7,), A.hard_tanh, "op_hard_tanh"),
+        "OpLeakyRelu": lambda: _op(keras, (7,), lambda x: A.leaky_relu(x, negative_slope=0.3), "op_leaky"),
+        "OpLogSigmoid": lambda: _op(keras, (7,), A.log_sigmoid, "op_log_sigmoid"),
+        "OpLogSoftmax": lambda: _op(keras, (7,), A.log_softmax, "op_log_softmax"),
+        "OpReLU": lambda: _op(keras, (7,), lambda x: A.relu(x, negative_slope=0.1, max_value=2.5, threshold=0.3),
+                              "op_relu_params"),
+        "OpRelu": lambda: _op(keras, (7,), ops.relu, "op_relu"),
+        "OpRelu6": lambda: _op(keras, (7,), A.relu6, "op_relu6"),
+        "OpSelu": lambda: _op(keras, (7,), A.selu, "op_selu"),
+        "OpSigmoid": lambda: _op(keras, (7,), A.sigmoid, "op_sigmoid"),
+        "OpSilu": lambda: _op(keras, (7,), A.silu, "op_silu"),
+        "OpSoftShrink": lambda: _op(keras, (7,), lambda x: A.soft_shrink(x, threshold=0.4), "op_soft_shrink"),
+        "OpSoftmax": lambda: _op(keras, (7,), A.softmax, "op_softmax"),
+        "OpSoftmax_axis": lambda: _op(keras, (3, 4), lambda x: ops.softmax(x, axis=1), "op_softmax_axis"),
+        "OpSoftplus": lambda: _op(keras, (7,), A.softplus, "op_softplus"),
+        "OpSoftsign": lambda: _op(keras, (7,), A.softsign, "op_softsign"),
+        "OpSparsePlus": lambda: _op(keras, (7,), A.sparse_plus, "op_sparse_plus"),
+        "OpSparseSigmoid": lambda: _op(keras, (7,), A.sparse_sigmoid, "op_sparse_sigmoid"),
+        "OpSparsemax": lambda: _op(keras, (7,), ops.sparsemax, "op_sparsemax"),
+        "OpSquareplus": lambda: _op(keras, (7,), lambda x: A.squareplus(x, b=2.0), "op_squareplus"),
+        "OpTanh": lambda: _op(keras, (7,), A.tanh, "op_tanh"),
+        "OpTanhShrink": lambda: _op(keras, (7,), A.tanh_shrink, "op_tanh_shrink"),
+        "OpThreshold": lambda: _op(keras, (7,), lambda x: A.threshold(x, 0.5, -1.0), "op_threshold"),
+    }
+
+
+def keras_reads_h5(name) -> bool:
+    """Whether Keras 3 loads the case's legacy .h5 file.
+
+    It cannot load operation nodes there ("Unknown layer: 'Celu'": the file records no module), so the
+    files front-end reads them, but for the operations named like a layer with the same config
+    (ReLU, Softmax), which it loads as that layer.
+    """
+    from exporter.converters import LAYERS
+
+    return not name.startswith("Op") or name.split("_")[0][len("Op"):] in LAYERS
+
+
 def cases(keras):
     """name -> zero-argument builder of a Keras model."""
     L = keras.layers
@@ -133,6 +190,7 @@ def cases(keras):
         "Dot": lambda: _merge(keras, (6,), L.Dot(axes=1), "dot"),
         "Dot_normalize": lambda: _merge(keras, (6,), L.Dot(axes=-1, normalize=True), "dot_norm"),
     }
+    table.update(operation_cases(keras))
     return table
 
 

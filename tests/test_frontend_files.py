@@ -27,7 +27,7 @@ from exporter.errors import ExportError
 from exporter.export import export
 from exporter.graph import build_graph
 from graph_cases import GRAPHS, _randomize_all, build_graph_case, random_graph
-from layer_cases import build_case, cases
+from layer_cases import build_case, cases, keras_reads_h5
 from parity import assert_parity
 from test_layers import KERAS3_MISREADS_H5
 from zoo import MODELS, build_model
@@ -164,7 +164,9 @@ def test_both_frontends_build_the_same_ir(saved, name, container):
         with pytest.raises(AssertionError):
             assert_same_graph(ours, build_graph(keras_loaded.config, keras_loaded.weights_for, "m"), name)
         return
-    keras_loaded = frontend_keras.load(paths[container])
+    # Keras 3 cannot load a legacy .h5 holding operation nodes: compare with its reading of the .keras file
+    keras_container = container if keras_reads_h5(name.split("-", 1)[1]) else "keras"
+    keras_loaded = frontend_keras.load(paths[keras_container])
     theirs = build_graph(keras_loaded.config, keras_loaded.weights_for, "m")
     loaded = frontend_files.load(paths[container])
     ours = loaded.build_graph("m")

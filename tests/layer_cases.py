@@ -50,7 +50,10 @@ def _op(keras, shape, function, name):
 
 
 def operation_cases(keras):
-    """Rows "Op<class>[_variant]" for exporter/operations.py: one per Keras operation class."""
+    """Rows "Op<class>[_variant]" for exporter/operations.py: one per Keras operation class.
+
+    Names differ in more than case (OpReLU_params, OpRelu): the C tests make prefixes of them in lower case.
+    """
     A, ops = keras.activations, keras.ops
     return {
         "OpCelu": lambda: _op(keras, (7,), lambda x: A.celu(x, alpha=0.7), "op_celu"),
@@ -66,8 +69,8 @@ def operation_cases(keras):
         "OpLeakyRelu": lambda: _op(keras, (7,), lambda x: A.leaky_relu(x, negative_slope=0.3), "op_leaky"),
         "OpLogSigmoid": lambda: _op(keras, (7,), A.log_sigmoid, "op_log_sigmoid"),
         "OpLogSoftmax": lambda: _op(keras, (7,), A.log_softmax, "op_log_softmax"),
-        "OpReLU": lambda: _op(keras, (7,), lambda x: A.relu(x, negative_slope=0.1, max_value=2.5, threshold=0.3),
-                              "op_relu_params"),
+        "OpReLU_params": lambda: _op(keras, (7,), lambda x: A.relu(x, negative_slope=0.1, max_value=2.5,
+                                                                    threshold=0.3), "op_relu_params"),
         "OpRelu": lambda: _op(keras, (7,), ops.relu, "op_relu"),
         "OpRelu6": lambda: _op(keras, (7,), A.relu6, "op_relu6"),
         "OpSelu": lambda: _op(keras, (7,), A.selu, "op_selu"),

@@ -22,7 +22,8 @@ def parse_args(argv):
     )
     parser.add_argument("model", help="Keras model file (.h5, .hdf5 or .keras)")
     parser.add_argument("-o", "--output", action="append", default=[], metavar="OUT",
-                        help="output file; format from the extension (.json, .npz, .h); repeatable. "
+                        help="output file; format from the extension (.json, .npz, .h, or .so: the header compiled with the "
+                             "system C compiler for runtime_py.load); repeatable. "
                              "Default: MODEL-stem.json and MODEL-stem.h beside MODEL")
     parser.add_argument("--name", help="C prefix for the header's symbols (default: the model file's stem)")
     parser.add_argument("--frontend", choices=("keras", "files"),
@@ -96,6 +97,10 @@ def print_summary(result, model) -> None:
                           f"{graph.name}_selftest on {min(GRADIENT_ROWS, result.vector_rows)} rows "
                           + (f"(runtime_py max |error| vs TensorFlow {result.gradient_error:.3g})"
                              if result.reference == "keras" else "(gradients from kerasless's numpy runtime)"))
+        if written.path.suffix.lower() == ".so":
+            check += (f"; the C header compiled for this machine, kl_so_* ABI; selftest passed here; "
+                      f"load it with runtime_py.load({str(written.path)!r}) (it runs compiled code: load only "
+                      "libraries you built)")
         print(f"wrote {written.path} ({_size(written.size)}{check})")
     if result.cost is not None:
         print_cost(result)

@@ -13,6 +13,7 @@ from exporter.c.forward import header_unsupported
 from exporter.c.identifiers import c_identifier, check_prefix
 from exporter.accuracy import load_check_data, measure_cost
 from exporter.c.render import to_header
+from exporter.c.shared_library import to_shared_library
 from exporter.errors import ExportError, Interrupted
 from exporter.gradient_vectors import kerasless_gradients, make_gradient_check, runtime_gradient_error
 from exporter.ir import Graph
@@ -23,7 +24,7 @@ from exporter.reading import FRONTENDS, read
 from exporter.test_vectors import add_float64_outputs, make_test_vectors
 
 MODEL_SUFFIXES = (".h5", ".hdf5", ".keras")
-WRITERS = {".json": to_json, ".npz": to_npz, ".h": to_header}
+WRITERS = {".json": to_json, ".npz": to_npz, ".h": to_header, ".so": to_shared_library}
 DEFAULT_SUFFIXES = (".json", ".h")
 
 
@@ -194,7 +195,20 @@ def export_reading(reader, source: str, targets: list, explicit: bool, gradients
 
 
 def _self_check(suffix: str, data: bytes) -> list | None:
-    """Load the rendered model file with runtime_py; return the parity judge's report per output."""
+    """Load the rendered model file with runtime_py; return the parity judge's report per output.
+
+    A .so (the library just compiled here) is loaded too: runtime_py runs its selftest, and an
+    export whose library does not reproduce the test vectors on this machine fails.
+    """
+    if suffix == ".so":
+        from runtime_py import native
+        from runtime_py.errors import ModelFormatError, VerificationError
+
+        try:
+            native.loads(data, name="the compiled library")
+        except (ModelFormatError, VerificationError) as exc:
+            raise ExportError(f"the compiled .so does not work here: {exc}") from None
+        return None
     if suffix not in (".json", ".npz"):
         return None
     import runtime_py

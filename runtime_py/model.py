@@ -66,14 +66,26 @@ MAX_WORKSPACES = 4
 def load(path, backend=None, sha256=None, max_bytes=None) -> "Model":
     """Load a .json or .npz model file; backend is "python", "numpy" or None (automatic).
 
+    A path ending in .so loads a library written by export-model -o NAME.so instead (runtime_py.native:
+    it runs compiled code; load only libraries you built), with the same predict and verify.
+
     None uses numpy when it is importable, and the pure-Python path for calls too small for numpy
     to pay off (AUTO_PYTHON_MAX_WORK); without numpy everything runs in pure Python.
     sha256: the hex digest the file must have (export-model --print-sha256), pinning the exact file.
     max_bytes: the largest file read (default runtime_py.limits.MAX_FILE_BYTES); only regular files are read.
     """
+    if _is_library_path(path):  # only an explicit .so path loads compiled code (runtime_py/native.py)
+        from runtime_py import native
+
+        return native.load(path, backend=backend, sha256=sha256, max_bytes=max_bytes)
     backend_name = _choose_backend(backend)
     spec = read_model_file(path, max_bytes=max_bytes, sha256=sha256)
     return Model(spec, backend_name, os.fspath(path), auto=backend is None)
+
+
+def _is_library_path(path) -> bool:
+    text = os.fspath(path)
+    return text.lower().endswith(b".so" if isinstance(text, bytes) else ".so")
 
 
 def _choose_backend(backend) -> str:

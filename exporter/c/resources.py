@@ -51,11 +51,11 @@ def kernel_source(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def template():
-    """Return the compiled Jinja template of the header."""
+def template(name: str = TEMPLATE):
+    """Return a compiled Jinja template of templates/ (default: the header's)."""
     import jinja2
 
-    text = _resource_dir("exporter.templates", "templates").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    text = _resource_dir("exporter.templates", "templates").joinpath(name).read_text(encoding="utf-8")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, autoescape=False)
     return env.from_string(text)

@@ -21,7 +21,11 @@
  *  - one row (NAME_predict) keeps the sums of 16 consecutive outputs in registers (then 8, 4,
  *    1) while the loop walks the kernel's column block row by row: per multiply-add one weight
  *    load and one FMA, and each input is loaded once per 16 outputs (about 2.3 instructions
- *    per multiply-add on a Cortex-M4F);
+ *    per multiply-add on a Cortex-M4F). The float16 and int8 kernels (export-model --weights)
+ *    run the same loop, kl_dense_row_stored, with the weight's decoding inlined in it
+ *    (kl_dense_weight): float16 about 3 instructions per multiply-add on an M-profile FPU
+ *    (VCVTB/VCVTT), int8 about 5.5 (load, move to the FPU, convert, scale, FMA; 8-wide blocks,
+ *    whose scales stay in registers too);
  *  - the kernel stays in Keras's (n_in, n_out) layout; the inner loops run over
  *    fixed-size groups of consecutive outputs, which the compiler turns into vector
  *    FMAs (a loop of constant trip count vectorizes even at GCC's -O2 cost model);
@@ -85,26 +89,6 @@
 #define KL_LOAD_F32(p) (*(p))
 #endif
 
-/* Sums of 8 consecutive outputs s<0..7> += x * w[0..7], one fmaf each (the compiler packs them). */
-#define KL_DENSE_DECLARE8(s) float s##0 = 0.0f, s##1 = 0.0f, s##2 = 0.0f, s##3 = 0.0f, \
-                                   s##4 = 0.0f, s##5 = 0.0f, s##6 = 0.0f, s##7 = 0.0f
-#define KL_DENSE_FMA4(s, x, w)                                                    \
-    s##0 = KL_DENSE_MAC(x, KL_LOAD_F32((w) + 0), s##0);                            \
-    s##1 = KL_DENSE_MAC(x, KL_LOAD_F32((w) + 1), s##1);                            \
-    s##2 = KL_DENSE_MAC(x, KL_LOAD_F32((w) + 2), s##2);                            \
-    s##3 = KL_DENSE_MAC(x, KL_LOAD_F32((w) + 3), s##3)
-#define KL_DENSE_FMA8(s, x, w)                                                    \
-    KL_DENSE_FMA4(s, x, w);                                                       \
-    s##4 = KL_DENSE_MAC(x, KL_LOAD_F32((w) + 4), s##4);                            \
-    s##5 = KL_DENSE_MAC(x, KL_LOAD_F32((w) + 5), s##5);                            \
-    s##6 = KL_DENSE_MAC(x, KL_LOAD_F32((w) + 6), s##6);                            \
-    s##7 = KL_DENSE_MAC(x, KL_LOAD_F32((w) + 7), s##7)
-#define KL_DENSE_DECLARE4(s) float s##0 = 0.0f, s##1 = 0.0f, s##2 = 0.0f, s##3 = 0.0f
-#define KL_DENSE_STORE4(y, s) (y)[0] = s##0; (y)[1] = s##1; (y)[2] = s##2; (y)[3] = s##3
-#define KL_DENSE_STORE8(y, s)                                      \
-    (y)[0] = s##0; (y)[1] = s##1; (y)[2] = s##2; (y)[3] = s##3; \
-    (y)[4] = s##4; (y)[5] = s##5; (y)[6] = s##6; (y)[7] = s##7
-
 /* ---- reference: the documented order, one output row at a time ---------------------------- */
 
 static inline void kl_dense_forward_naive(float *out,          /* (rows, n_out) */
@@ -134,49 +118,179 @@ static inline void kl_dense_forward_naive(float *out,          /* (rows, n_out) 
     }
 }
 
-/* ---- one row: the sums of 16, 8, 4, then 1 outputs in registers --------------------------- */
+/* ---- smaller weights (export-model --weights float16|int8) ------------------------------------ */
 
-static KL_ALWAYS_INLINE void kl_dense_row(float *KL_RESTRICT y,            /* (n_out,) */
-                                          const float *KL_RESTRICT x,      /* (n_in,) */
-                                          const float *KL_RESTRICT kernel, /* (n_in, n_out) */
-                                          int n_in, int n_out)
+#ifndef KL_LOAD_I8
+#define KL_LOAD_I8(p) (*(p))
+#define KL_LOAD_U16(p) (*(p))
+#endif
+
+/* An IEEE binary16 value (its bits in the low 16 of h) as the float32 it equals, without _Float16:
+ * normal values move their exponent and mantissa into float32's fields, subnormals are
+ * mantissa * 2^-24 (exact), and infinities and NaNs keep their mantissa bits. */
+static inline float kl_half_to_float(unsigned int h)
 {
-    const size_t on = (size_t)n_out;
+    const unsigned int exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu;
+    float value;
+    if (exponent == 0u) {
+        value = (float)mantissa * 5.9604644775390625e-8f; /* 2^-24 */
+    } else {
+        const uint32_t bits = ((uint32_t)(exponent == 31u ? 255u : exponent + 112u) << 23) | ((uint32_t)mantissa << 13);
+        memcpy(&value, &bits, sizeof value);
+    }
+    return (h & 0x8000u) ? -value : value;
+}
+
+/* ---- one row, any storage: the sums of 16, 8, 4, then 1 outputs in registers ------------------- */
+
+/* How a kernel is stored (export-model --weights) and how one weight is decoded to the float32 the
+ * sums use: float32 as it is; float16 exactly (every binary16 value is a float32); int8 as
+ * (float)q * scale[column], one float32 rounding, as runtime_py decodes it. */
+#define KL_STORED_F32 0
+#define KL_STORED_F16 1
+#define KL_STORED_I8 2
+#define KL_STORED_BYTES(storage) ((storage) == KL_STORED_F32 ? 4u : (storage) == KL_STORED_F16 ? 2u : 1u)
+
+/* binary16 -> float32 with the FPU's conversion where the core has one: every M-profile FPU
+ * (FPv4-SP on the M4F, FPv5 on the M7, ...) converts exactly with VCVTB / VCVTT (IEEE format: FPSCR.AHP
+ * is 0 unless the program sets it). Two neighbouring weights are read as one 32-bit word (ARMv7-M
+ * loads it unaligned) and converted from its bottom and top halves: per two multiply-adds one load,
+ * one move to the FPU and two conversions. Elsewhere the portable decoding, kl_half_to_float. */
+#if defined(__ARM_FP) && defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__GNUC__) && \
+    !defined(__ARM_BIG_ENDIAN) && !defined(KERASLESS_PORTABLE_HALF)
+#define KL_HALF_PAIRS 1
+static KL_ALWAYS_INLINE float kl_half_of_word(const unsigned short *p, int top) /* p: 2 halves, in bounds */
+{
+    float word, out;
+    memcpy(&word, p, sizeof word);
+    if (top) {
+        __asm__("vcvtt.f32.f16 %0, %1" : "=t"(out) : "t"(word));
+    } else {
+        __asm__("vcvtb.f32.f16 %0, %1" : "=t"(out) : "t"(word));
+    }
+    return out;
+}
+#endif
+
+/* Weight m of the kernel row starting at w (the scale c: int8 only). pair: weight m ^ 1 exists too
+ * (inside a block of columns), so float16 may read both at once. */
+static KL_ALWAYS_INLINE float kl_dense_weight(const unsigned char *KL_RESTRICT w, int m, int storage, float c,
+                                              int pair)
+{
+    if (storage == KL_STORED_I8) {
+        return (float)KL_LOAD_I8((const signed char *)w + m) * c;
+    }
+    if (storage == KL_STORED_F16) {
+        const unsigned short *h = (const unsigned short *)(const void *)w;
+#if defined(KL_HALF_PAIRS)
+        if (pair) {
+            return kl_half_of_word(h + (m & ~1), m & 1);
+        }
+#endif
+        (void)pair;
+        return kl_half_to_float(KL_LOAD_U16(h + m));
+    }
+    return KL_LOAD_F32((const float *)(const void *)w + m);
+}
+
+/* The scale of column j (int8), or nothing to read. */
+#define KL_DENSE_SCALE(scale, j, storage) ((storage) == KL_STORED_I8 ? KL_LOAD_F32((scale) + (j)) : 1.0f)
+
+/* Sums of consecutive outputs s<m> += x * weight m, one KL_DENSE_MAC each (c<m>: the columns' scales). */
+#define KL_DENSE_DECLARE4(s) float s##0 = 0.0f, s##1 = 0.0f, s##2 = 0.0f, s##3 = 0.0f
+#define KL_DENSE_DECLARE8(s) KL_DENSE_DECLARE4(s), s##4 = 0.0f, s##5 = 0.0f, s##6 = 0.0f, s##7 = 0.0f
+#define KL_DENSE_SCALES4(c, scale, j, storage)                                                      \
+    const float c##0 = KL_DENSE_SCALE(scale, (j) + 0, storage), c##1 = KL_DENSE_SCALE(scale, (j) + 1, storage), \
+                c##2 = KL_DENSE_SCALE(scale, (j) + 2, storage), c##3 = KL_DENSE_SCALE(scale, (j) + 3, storage)
+#define KL_DENSE_SCALES8(c, scale, j, storage)                                                      \
+    KL_DENSE_SCALES4(c, scale, j, storage), c##4 = KL_DENSE_SCALE(scale, (j) + 4, storage),         \
+    c##5 = KL_DENSE_SCALE(scale, (j) + 5, storage), c##6 = KL_DENSE_SCALE(scale, (j) + 6, storage), \
+    c##7 = KL_DENSE_SCALE(scale, (j) + 7, storage)
+#define KL_DENSE_STEP(s, c, m, x, w, storage) s##m = KL_DENSE_MAC(x, kl_dense_weight(w, m, storage, c##m, 1), s##m)
+#define KL_DENSE_STEP4(s, c, x, w, storage)                                           \
+    KL_DENSE_STEP(s, c, 0, x, w, storage); KL_DENSE_STEP(s, c, 1, x, w, storage);     \
+    KL_DENSE_STEP(s, c, 2, x, w, storage); KL_DENSE_STEP(s, c, 3, x, w, storage)
+#define KL_DENSE_STEP8(s, c, x, w, storage)                                           \
+    KL_DENSE_STEP4(s, c, x, w, storage);                                              \
+    KL_DENSE_STEP(s, c, 4, x, w, storage); KL_DENSE_STEP(s, c, 5, x, w, storage);     \
+    KL_DENSE_STEP(s, c, 6, x, w, storage); KL_DENSE_STEP(s, c, 7, x, w, storage)
+#define KL_DENSE_STORE4(y, s) (y)[0] = s##0; (y)[1] = s##1; (y)[2] = s##2; (y)[3] = s##3
+#define KL_DENSE_STORE8(y, s)                                      \
+    (y)[0] = s##0; (y)[1] = s##1; (y)[2] = s##2; (y)[3] = s##3; \
+    (y)[4] = s##4; (y)[5] = s##5; (y)[6] = s##6; (y)[7] = s##7
+
+/* y = x @ kernel for one row, the kernel stored as `storage` (a constant: each caller gets its own
+ * copy of the loop, with the decoding inlined). A pointer walks down a block of columns, one kernel
+ * row per step, while the block's sums (and, for int8, its scales) stay in registers: per
+ * multiply-add one weight load, its decoding and one multiply-add; each input is loaded once per
+ * block. int8 blocks are 8 wide (8 sums and 8 scales fill half of the M4F's 32 float registers),
+ * the others 16. */
+static KL_ALWAYS_INLINE void kl_dense_row_stored(float *KL_RESTRICT y,                    /* (n_out,) */
+                                                 const float *KL_RESTRICT x,              /* (n_in,) */
+                                                 const unsigned char *KL_RESTRICT kernel, /* (n_in, n_out) */
+                                                 int storage,
+                                                 const float *KL_RESTRICT scale, /* (n_out,): int8 */
+                                                 int n_in, int n_out)
+{
+    const size_t bytes = KL_STORED_BYTES(storage), step = (size_t)n_out * bytes; /* one kernel row */
     const float *const end = x + n_in;
     int j = 0;
-    for (; j + 16 <= n_out; j += 16) { /* w walks down columns j .. j+15, one kernel row a step */
-        KL_DENSE_DECLARE8(a); KL_DENSE_DECLARE8(b);
-        const float *KL_RESTRICT w = kernel + j; /* (16,) of row i */
-        for (const float *KL_RESTRICT xi = x; xi < end; xi++, w += on) {
-            const float v = *xi;
-            KL_DENSE_FMA8(a, v, w); KL_DENSE_FMA8(b, v, w + 8);
+    if (storage != KL_STORED_I8) {
+        for (; j + 16 <= n_out; j += 16) { /* w walks down columns j .. j+15 */
+            KL_DENSE_DECLARE8(a); KL_DENSE_DECLARE8(b);
+            KL_DENSE_SCALES8(c, scale, j, storage); KL_DENSE_SCALES8(d, scale, j + 8, storage);
+            const unsigned char *KL_RESTRICT w = kernel + (size_t)j * bytes;
+            for (const float *KL_RESTRICT xi = x; xi < end; xi++, w += step) {
+                const float v = *xi;
+                KL_DENSE_STEP8(a, c, v, w, storage); KL_DENSE_STEP8(b, d, v, w + 8 * bytes, storage);
+            }
+            KL_DENSE_STORE8(y + j, a); KL_DENSE_STORE8(y + j + 8, b);
         }
-        KL_DENSE_STORE8(y + j, a); KL_DENSE_STORE8(y + j + 8, b);
     }
-    if (j + 8 <= n_out) {
+    for (; j + 8 <= n_out; j += 8) {
         KL_DENSE_DECLARE8(a);
-        const float *KL_RESTRICT w = kernel + j; /* (8,) of row i */
-        for (const float *KL_RESTRICT xi = x; xi < end; xi++, w += on) {
-            KL_DENSE_FMA8(a, *xi, w);
+        KL_DENSE_SCALES8(c, scale, j, storage);
+        const unsigned char *KL_RESTRICT w = kernel + (size_t)j * bytes;
+        for (const float *KL_RESTRICT xi = x; xi < end; xi++, w += step) {
+            KL_DENSE_STEP8(a, c, *xi, w, storage);
         }
         KL_DENSE_STORE8(y + j, a);
-        j += 8;
     }
     if (j + 4 <= n_out) {
         KL_DENSE_DECLARE4(a);
-        const float *KL_RESTRICT w = kernel + j; /* (4,) of row i */
-        for (const float *KL_RESTRICT xi = x; xi < end; xi++, w += on) {
-            KL_DENSE_FMA4(a, *xi, w);
+        KL_DENSE_SCALES4(c, scale, j, storage);
+        const unsigned char *KL_RESTRICT w = kernel + (size_t)j * bytes;
+        for (const float *KL_RESTRICT xi = x; xi < end; xi++, w += step) {
+            KL_DENSE_STEP4(a, c, *xi, w, storage);
         }
         KL_DENSE_STORE4(y + j, a);
     }
     for (int col = n_out - n_out % 4; col < n_out; col++) { /* the last n_out % 4 outputs, one at a time */
-        float s = 0.0f;
-        const float *KL_RESTRICT w = kernel + col;
-        for (const float *KL_RESTRICT xi = x; xi < end; xi++, w += on) {
-            s = KL_DENSE_MAC(*xi, KL_LOAD_F32(w), s);
+        float s0 = 0.0f;
+        const float c0 = KL_DENSE_SCALE(scale, col, storage);
+        const unsigned char *KL_RESTRICT w = kernel + (size_t)col * bytes;
+        for (const float *KL_RESTRICT xi = x; xi < end; xi++, w += step) {
+            s0 = KL_DENSE_MAC(*xi, kl_dense_weight(w, 0, storage, c0, 0), s0);
         }
-        y[col] = s;
+        y[col] = s0;
+    }
+}
+
+/* rows rows of y = x @ kernel + bias, any storage. */
+static KL_ALWAYS_INLINE void kl_dense_rows_stored(float *KL_RESTRICT out, const float *KL_RESTRICT inp,
+                                                  const void *KL_RESTRICT kernel, int storage,
+                                                  const float *KL_RESTRICT scale, const float *KL_RESTRICT bias,
+                                                  int rows, int n_in, int n_out)
+{
+    for (int r = 0; r < rows; r++) {
+        float *KL_RESTRICT y = out + (size_t)r * (size_t)n_out; /* (n_out,) */
+        kl_dense_row_stored(y, inp + (size_t)r * (size_t)n_in, (const unsigned char *)kernel, storage, scale,
+                            n_in, n_out);
+        if (bias != NULL) {
+            for (int j = 0; j < n_out; j++) {
+                y[j] = y[j] + KL_LOAD_F32(bias + j);
+            }
+        }
     }
 }
 
@@ -189,16 +303,18 @@ static KL_ALWAYS_INLINE void kl_dense_rows4(float *KL_RESTRICT y,            /* 
 {
     const size_t in = (size_t)n_in, on = (size_t)n_out;
     int j = 0;
+    KL_DENSE_SCALES8(k, (const float *)NULL, 0, KL_STORED_F32); /* 1.0f: float32 has no scales */
     for (; j + 16 <= n_out; j += 16) { /* 4 rows x 16 outputs: each weight loaded once for 4 rows */
         KL_DENSE_DECLARE8(a); KL_DENSE_DECLARE8(b); KL_DENSE_DECLARE8(c); KL_DENSE_DECLARE8(d);
         KL_DENSE_DECLARE8(e); KL_DENSE_DECLARE8(f); KL_DENSE_DECLARE8(g); KL_DENSE_DECLARE8(h);
         for (int i = 0; i < n_in; i++) {
-            const float *KL_RESTRICT w = kernel + (size_t)i * on + (size_t)j; /* (16,) */
+            const unsigned char *KL_RESTRICT w = (const unsigned char *)(kernel + (size_t)i * on + (size_t)j); /* (16,) */
+            const unsigned char *KL_RESTRICT w8 = w + 8 * sizeof(float);
             const float x0 = x[i], x1 = x[in + (size_t)i], x2 = x[2 * in + (size_t)i], x3 = x[3 * in + (size_t)i];
-            KL_DENSE_FMA8(a, x0, w); KL_DENSE_FMA8(b, x0, w + 8);
-            KL_DENSE_FMA8(c, x1, w); KL_DENSE_FMA8(d, x1, w + 8);
-            KL_DENSE_FMA8(e, x2, w); KL_DENSE_FMA8(f, x2, w + 8);
-            KL_DENSE_FMA8(g, x3, w); KL_DENSE_FMA8(h, x3, w + 8);
+            KL_DENSE_STEP8(a, k, x0, w, KL_STORED_F32); KL_DENSE_STEP8(b, k, x0, w8, KL_STORED_F32);
+            KL_DENSE_STEP8(c, k, x1, w, KL_STORED_F32); KL_DENSE_STEP8(d, k, x1, w8, KL_STORED_F32);
+            KL_DENSE_STEP8(e, k, x2, w, KL_STORED_F32); KL_DENSE_STEP8(f, k, x2, w8, KL_STORED_F32);
+            KL_DENSE_STEP8(g, k, x3, w, KL_STORED_F32); KL_DENSE_STEP8(h, k, x3, w8, KL_STORED_F32);
         }
         KL_DENSE_STORE8(y + j, a); KL_DENSE_STORE8(y + j + 8, b);
         KL_DENSE_STORE8(y + on + j, c); KL_DENSE_STORE8(y + on + j + 8, d);
@@ -208,11 +324,11 @@ static KL_ALWAYS_INLINE void kl_dense_rows4(float *KL_RESTRICT y,            /* 
     for (; j + 8 <= n_out; j += 8) {
         KL_DENSE_DECLARE8(a); KL_DENSE_DECLARE8(b); KL_DENSE_DECLARE8(c); KL_DENSE_DECLARE8(d);
         for (int i = 0; i < n_in; i++) {
-            const float *KL_RESTRICT w = kernel + (size_t)i * on + (size_t)j; /* (8,) */
-            KL_DENSE_FMA8(a, x[i], w);
-            KL_DENSE_FMA8(b, x[in + (size_t)i], w);
-            KL_DENSE_FMA8(c, x[2 * in + (size_t)i], w);
-            KL_DENSE_FMA8(d, x[3 * in + (size_t)i], w);
+            const unsigned char *KL_RESTRICT w = (const unsigned char *)(kernel + (size_t)i * on + (size_t)j); /* (8,) */
+            KL_DENSE_STEP8(a, k, x[i], w, KL_STORED_F32);
+            KL_DENSE_STEP8(b, k, x[in + (size_t)i], w, KL_STORED_F32);
+            KL_DENSE_STEP8(c, k, x[2 * in + (size_t)i], w, KL_STORED_F32);
+            KL_DENSE_STEP8(d, k, x[3 * in + (size_t)i], w, KL_STORED_F32);
         }
         KL_DENSE_STORE8(y + j, a); KL_DENSE_STORE8(y + on + j, b);
         KL_DENSE_STORE8(y + 2 * on + j, c); KL_DENSE_STORE8(y + 3 * on + j, d);
@@ -250,7 +366,8 @@ static inline void kl_dense_forward_blocked(float *KL_RESTRICT out,          /* 
         kl_dense_rows4(out + (size_t)r * on, inp + (size_t)r * in, kernel, n_in, n_out);
     }
     for (; r < rows; r++) {
-        kl_dense_row(out + (size_t)r * on, inp + (size_t)r * in, kernel, n_in, n_out);
+        kl_dense_row_stored(out + (size_t)r * on, inp + (size_t)r * in, (const unsigned char *)kernel,
+                            KL_STORED_F32, NULL, n_in, n_out);
     }
     if (bias != NULL) {
         for (r = 0; r < rows; r++) {
@@ -271,94 +388,32 @@ static inline void kl_dense_forward_row(float *KL_RESTRICT out,          /* (n_o
                                         const float *KL_RESTRICT bias,   /* (n_out,), or NULL */
                                         int n_in, int n_out)
 {
-    kl_dense_row(out, inp, kernel, n_in, n_out);
-    if (bias != NULL) {
-        for (int j = 0; j < n_out; j++) {
-            out[j] = out[j] + KL_LOAD_F32(bias + j);
-        }
-    }
-}
-
-/* ---- smaller weights (export-model --weights float16|int8) ------------------------------------ */
-
-#ifndef KL_LOAD_I8
-#define KL_LOAD_I8(p) (*(p))
-#define KL_LOAD_U16(p) (*(p))
-#endif
-
-/* An IEEE binary16 value (its bits in the low 16 of h) as the float32 it equals, without _Float16:
- * normal values move their exponent and mantissa into float32's fields, subnormals are
- * mantissa * 2^-24 (exact), and infinities and NaNs keep their mantissa bits. */
-static inline float kl_half_to_float(unsigned int h)
-{
-    const unsigned int exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu;
-    float value;
-    if (exponent == 0u) {
-        value = (float)mantissa * 5.9604644775390625e-8f; /* 2^-24 */
-    } else {
-        const uint32_t bits = ((uint32_t)(exponent == 31u ? 255u : exponent + 112u) << 23) | ((uint32_t)mantissa << 13);
-        memcpy(&value, &bits, sizeof value);
-    }
-    return (h & 0x8000u) ? -value : value;
+    kl_dense_rows_stored(out, inp, kernel, KL_STORED_F32, NULL, bias, 1, n_in, n_out);
 }
 
 /* Dense with an int8 kernel: weight (float)q[i][j] * scale[j] (one float32 rounding, as runtime_py
  * decodes it), then the documented order, so the sums are kl_dense_forward_naive's on the decoded
- * kernel, bit for bit. */
-static inline void kl_dense_int8_forward(float *out,                /* (rows, n_out) */
-                                         const float *inp,          /* (rows, n_in) */
-                                         const signed char *kernel, /* (n_in, n_out): q in -127 .. 127 */
-                                         const float *scale,        /* (n_out,) */
-                                         const float *bias,         /* (n_out,), or NULL */
+ * kernel, bit for bit. The loop is the float32 one (kl_dense_row_stored). */
+KL_DENSE_CLONES
+static inline void kl_dense_int8_forward(float *KL_RESTRICT out,                /* (rows, n_out) */
+                                         const float *KL_RESTRICT inp,          /* (rows, n_in) */
+                                         const signed char *KL_RESTRICT kernel, /* (n_in, n_out): q in -127 .. 127 */
+                                         const float *KL_RESTRICT scale,        /* (n_out,) */
+                                         const float *KL_RESTRICT bias,         /* (n_out,), or NULL */
                                          int rows, int n_in, int n_out)
 {
-    for (int r = 0; r < rows; r++) {
-        const float *x = inp + (size_t)r * (size_t)n_in; /* (n_in,) */
-        float *y = out + (size_t)r * (size_t)n_out;      /* (n_out,) */
-        for (int j = 0; j < n_out; j++) {
-            y[j] = 0.0f;
-        }
-        for (int i = 0; i < n_in; i++) {
-            const float xi = x[i];
-            const signed char *q = kernel + (size_t)i * (size_t)n_out; /* (n_out,): row i */
-            for (int j = 0; j < n_out; j++) {
-                y[j] = KL_DENSE_MAC(xi, (float)KL_LOAD_I8(q + j) * KL_LOAD_F32(scale + j), y[j]);
-            }
-        }
-        if (bias != NULL) {
-            for (int j = 0; j < n_out; j++) {
-                y[j] = y[j] + KL_LOAD_F32(bias + j);
-            }
-        }
-    }
+    kl_dense_rows_stored(out, inp, kernel, KL_STORED_I8, scale, bias, rows, n_in, n_out);
 }
 
-/* Dense with a float16 kernel (IEEE binary16 bits): the same order on the decoded weights. */
-static inline void kl_dense_float16_forward(float *out,                   /* (rows, n_out) */
-                                            const float *inp,             /* (rows, n_in) */
-                                            const unsigned short *kernel, /* (n_in, n_out): binary16 bits */
-                                            const float *bias,            /* (n_out,), or NULL */
+/* Dense with a float16 kernel (IEEE binary16 bits): the same loop on the decoded weights. */
+KL_DENSE_CLONES
+static inline void kl_dense_float16_forward(float *KL_RESTRICT out,                   /* (rows, n_out) */
+                                            const float *KL_RESTRICT inp,             /* (rows, n_in) */
+                                            const unsigned short *KL_RESTRICT kernel, /* (n_in, n_out): binary16 */
+                                            const float *KL_RESTRICT bias,            /* (n_out,), or NULL */
                                             int rows, int n_in, int n_out)
 {
-    for (int r = 0; r < rows; r++) {
-        const float *x = inp + (size_t)r * (size_t)n_in; /* (n_in,) */
-        float *y = out + (size_t)r * (size_t)n_out;      /* (n_out,) */
-        for (int j = 0; j < n_out; j++) {
-            y[j] = 0.0f;
-        }
-        for (int i = 0; i < n_in; i++) {
-            const float xi = x[i];
-            const unsigned short *h = kernel + (size_t)i * (size_t)n_out; /* (n_out,): row i */
-            for (int j = 0; j < n_out; j++) {
-                y[j] = KL_DENSE_MAC(xi, kl_half_to_float(KL_LOAD_U16(h + j)), y[j]);
-            }
-        }
-        if (bias != NULL) {
-            for (int j = 0; j < n_out; j++) {
-                y[j] = y[j] + KL_LOAD_F32(bias + j);
-            }
-        }
-    }
+    kl_dense_rows_stored(out, inp, kernel, KL_STORED_F16, NULL, bias, rows, n_in, n_out);
 }
 
 /* Below KL_DENSE_SMALL multiply-adds a dispatched clone costs more than the work: run the

@@ -303,7 +303,7 @@ static KL_ALWAYS_INLINE void kl_dense_rows4(float *KL_RESTRICT y,            /* 
 {
     const size_t in = (size_t)n_in, on = (size_t)n_out;
     int j = 0;
-    KL_DENSE_SCALES8(k, (const float *)NULL, 0, KL_STORED_F32); /* 1.0f: float32 has no scales */
+    const float k0 = 1.0f, k1 = 1.0f, k2 = 1.0f, k3 = 1.0f, k4 = 1.0f, k5 = 1.0f, k6 = 1.0f, k7 = 1.0f; /* no scales */
     for (; j + 16 <= n_out; j += 16) { /* 4 rows x 16 outputs: each weight loaded once for 4 rows */
         KL_DENSE_DECLARE8(a); KL_DENSE_DECLARE8(b); KL_DENSE_DECLARE8(c); KL_DENSE_DECLARE8(d);
         KL_DENSE_DECLARE8(e); KL_DENSE_DECLARE8(f); KL_DENSE_DECLARE8(g); KL_DENSE_DECLARE8(h);

@@ -38,6 +38,7 @@ OPS = {
     "maximum": "y = max(max(x0, x1), x2) ...",
     "minimum": "y = min(min(x0, x1), x2) ...",
     "dot": "y = [sum(x0 * x1)], optionally of L2-normalized inputs",
+    "matmul": "y = x0 @ x1 over the last two axes, the leading axes broadcast",
 }
 
 
@@ -516,16 +517,77 @@ def concatenate(call: LayerCall) -> list:
     return [Op("concatenate", tuple(out), {"axis": axis})]
 
 
+def _dot_axis(call: LayerCall, axis, rank: int) -> int:
+    """One of Dot's axes (Keras counts the batch axis; a negative one counts from the end) -> per-sample axis."""
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -(rank + 1) <= axis <= rank:
+        raise call.error(f"axes={call.config.get('axes')!r}: invalid axis {axis!r} for inputs of rank {rank + 1}")
+    axis %= rank + 1
+    if axis == 0:
+        raise call.error(f"axes={call.config.get('axes')!r} names the batch axis, which Keras cannot contract either")
+    return axis - 1
+
+
+def contraction_ops(x: LayerInput | int, x_shape: tuple, p: int, y: LayerInput | int, y_shape: tuple, q: int,
+                    start: int = 0) -> list:
+    """Ops contracting axis p of x with axis q of y: out = x's other axes, then y's other axes (Keras's batch_dot).
+
+    x moves p last and merges its other axes into m; y moves q first and merges its others into n;
+    one matmul (m, k) x (k, n), then a reshape to the kept axes. start: the index of the first op
+    returned within the layer's op list (an int input refers to an earlier op of that list).
+    """
+    ops = []
+
+    def emit(op):
+        ops.append(op)
+        return start + len(ops) - 1
+
+    def arrange(ref, shape, axis, last):
+        rest = [d for d in range(len(shape)) if d != axis]
+        perm = rest + [axis] if last else [axis] + rest
+        if perm != list(range(len(shape))):
+            ref = emit(Op("transpose", tuple(shape[d] for d in perm), {"perm": perm}, inputs=[ref]))
+        kept = size_of([shape[d] for d in rest])
+        matrix = (kept, shape[axis]) if last else (shape[axis], kept)
+        if tuple(shape[d] for d in perm) != matrix:
+            ref = emit(Op("reshape", matrix, inputs=[ref]))
+        return ref, [shape[d] for d in rest]
+
+    a, x_rest = arrange(x, x_shape, p, True)
+    b, y_rest = arrange(y, y_shape, q, False)
+    m, n = size_of(x_rest), size_of(y_rest)
+    emit(Op("matmul", (m, n), inputs=[a, b]))
+    out = tuple(x_rest + y_rest) or (1,)
+    if out != (m, n):
+        emit(Op("reshape", out))
+    return ops
+
+
 def dot(call: LayerCall) -> list:
-    """Dot product of two vectors (axes 1 or -1), optionally L2-normalized first."""
+    """Any axes (an int, or one per input; negative ones too), inputs of any rank; normalize=True L2-normalizes
+    along the contracted axes first (Keras 3: x * min(rsqrt(sum x^2), 1e7)). Output: the first input's other
+    axes, then the second's, as Keras's batch_dot orders them."""
     shapes = [tuple(s) for s in call.input_shapes]
-    if len(shapes) != 2 or len(shapes[0]) != 1 or shapes[0] != shapes[1]:
-        raise call.error(f"only the dot product of two vectors of equal length is supported, got {shapes}")
+    if len(shapes) != 2 or not all(shapes):
+        raise call.error(f"needs two inputs of rank 1 or more per sample, got {shapes}")
     axes = call.config.get("axes")
-    axes = axes if isinstance(axes, list) else [axes, axes]
-    if len(axes) != 2 or any(not isinstance(a, int) or a % 2 != 1 for a in axes):
-        raise call.error(f"axes={call.config.get('axes')!r} is not supported; use the feature axis (1 or -1)")
-    return [Op("dot", (1,), {"normalize": bool(call.config.get("normalize", False))})]
+    pair = axes if isinstance(axes, list) else [axes, axes]
+    if len(pair) != 2:
+        raise call.error(f"axes={axes!r} must be an int or a list of two ints")
+    p, q = (_dot_axis(call, a, len(s)) for a, s in zip(pair, shapes))
+    if shapes[0][p] != shapes[1][q]:
+        raise call.error(f"axes={axes!r}: axis sizes {shapes[0][p]} and {shapes[1][q]} differ (input shapes {shapes})")
+    normalize = bool(call.config.get("normalize", False))
+    if len(shapes[0]) == 1 and len(shapes[1]) == 1:
+        return [Op("dot", (1,), {"normalize": normalize})]
+    ops, refs = [], [LayerInput(0), LayerInput(1)]
+    if normalize:  # keras/src/ops/nn.py, normalize: x * min(rsqrt(sum(x^2)), 1 / backend.epsilon())
+        for k, (shape, axis) in enumerate(zip(shapes, (p, q))):
+            steps = over_axes(shape, [axis], lambda merged: Op("unit_norm", merged, {"epsilon": 1e-7,
+                                                                                     "clamp": "inverse"}))
+            steps[0].inputs = [refs[k]]
+            refs[k] = len(ops) + len(steps) - 1
+            ops += steps
+    return ops + contraction_ops(refs[0], shapes[0], p, refs[1], shapes[1], q, start=len(ops))
 
 
 def einsum_dense(call: LayerCall) -> list:

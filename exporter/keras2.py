@@ -295,7 +295,9 @@ def correct_graph(graph, corrections: list) -> list:
             theta = float(correction.params["theta"])
             node.attrs = {"activation": make_record("threshold", node.layer, threshold=theta, default_value=0.0)}
             node.layer_class = "ThresholdedReLU"
-        if node.layer in by_kind.get("l2_normalize", {}) and node.op == "unit_norm":
+        if node.op == "unit_norm" and (node.layer in by_kind.get("l2_normalize", {})
+                                       or node.layer in by_kind.get("dot_l2_normalize", {})):
+            # a Dot between matrices normalizes through unit_norm nodes of its own (converters.dot)
             node.attrs = {"epsilon": L2_EPSILON, "clamp": "square_sum"}
         if node.layer in by_kind.get("dot_l2_normalize", {}) and node.op == "dot" and node.attrs.get("normalize"):
             rewritten.extend(_unit_norm_nodes(node, shapes))

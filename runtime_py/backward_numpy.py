@@ -158,3 +158,15 @@ def dot_backward(grad, a, b, normalize):
     a_unit, b_unit = unit_norm_forward(a, 1, n, 1e-7, "inverse"), unit_norm_forward(b, 1, n, 1e-7, "inverse")
     return [unit_norm_backward(grad * b_unit, a, 1, n, 1e-7, "inverse"),
             unit_norm_backward(grad * a_unit, b, 1, n, 1e-7, "inverse")]
+
+
+def matmul_backward(grad, a, b, a_index, b_index, m, k, n):
+    """MatMul's gradient per output matrix (grad @ b^T, a^T @ grad), added into the matrices it read (broadcast)."""
+    batch = grad.shape[0]
+    x = a.reshape(batch, -1, m, k)
+    y = b.reshape(batch, -1, k, n)
+    g = grad.reshape(batch, -1, m, n)
+    grad_a, grad_b = np.zeros_like(x), np.zeros_like(y)
+    np.add.at(grad_a, (slice(None), a_index), g @ np.swapaxes(y[:, b_index], -1, -2))
+    np.add.at(grad_b, (slice(None), b_index), np.swapaxes(x[:, a_index], -1, -2) @ g)
+    return [grad_a.reshape(batch, -1), grad_b.reshape(batch, -1)]

@@ -184,3 +184,19 @@ def dot_backward(grad, a, b, normalize):
     b_unit = [_f32(v) for v in unit_norm_forward(b, 1, len(b), 1e-7, "inverse")]
     return [unit_norm_backward([_f32(g * v) for v in b_unit], a, 1, len(a), 1e-7, "inverse"),
             unit_norm_backward([_f32(g * v) for v in a_unit], b, 1, len(b), 1e-7, "inverse")]
+
+
+def matmul_backward(grad, a, b, a_index, b_index, m, k, n):
+    """out[t] = a[at] @ b[bt]: a[at] gets grad[t] @ b[bt]^T, b[bt] gets a[at]^T @ grad[t], summed over t."""
+    grad_a, grad_b = [0.0] * len(a), [0.0] * len(b)
+    for t, (at, bt) in enumerate(zip(a_index, b_index)):
+        g = grad[t * m * n:(t + 1) * m * n]
+        x, xa = a[at * m * k:(at + 1) * m * k], at * m * k
+        y, yb = b[bt * k * n:(bt + 1) * k * n], bt * k * n
+        for i in range(m):
+            for p in range(k):
+                grad_a[xa + i * k + p] += sum(g[i * n + j] * y[p * n + j] for j in range(n))
+        for p in range(k):
+            for j in range(n):
+                grad_b[yb + p * n + j] += sum(x[i * k + p] * g[i * n + j] for i in range(m))
+    return [grad_a, grad_b]

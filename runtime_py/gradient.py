@@ -101,7 +101,7 @@ class Tape:
 
     def _backward(self, node, in_shapes):
         """b(grad, inputs, output, pre) -> one gradient per input, for one node."""
-        from runtime_py.model import broadcast_index, transpose_index
+        from runtime_py.model import broadcast_index, matmul_args, transpose_index
 
         op, attrs, shape = node["op"], node["attrs"], node["shape"]
         rule = getattr(self.rules, op + "_backward", None)
@@ -170,6 +170,9 @@ class Tape:
         if op == "dot":
             normalize = attrs["normalize"]
             return lambda g, xs, y, pre: rule(g, xs[0], xs[1], normalize)
+        if op == "matmul":
+            args = matmul_args(in_shapes, shape, self.backend == "numpy")
+            return lambda g, xs, y, pre: rule(g, xs[0], xs[1], *args)
         raise NotImplementedError(f"node {node['name']!r}: op {op!r} has no backward rule")  # ops.OPS is exhaustive
 
     # ---- running ---------------------------------------------------------------------------

@@ -187,3 +187,14 @@ def dot_forward(a, b, normalize):
         a = unit_norm_forward(a, 1, a.shape[1], 1e-7, "inverse")
         b = unit_norm_forward(b, 1, b.shape[1], 1e-7, "inverse")
     return np.einsum("ij,ij->i", a, b).reshape(-1, 1).astype(np.float32)
+
+
+def matmul_forward(a, b, a_index, b_index, m, k, n):
+    """out[t] = a[a_index[t]] @ b[b_index[t]] per sample, an exactly rounded fmaf per step over k (kernels_python)."""
+    batch = a.shape[0]
+    x = a.reshape(batch, -1, m, k)[:, a_index]
+    y = b.reshape(batch, -1, k, n)[:, b_index]
+    sums = np.zeros((batch, len(a_index), m, n), dtype=np.float32)
+    for p in range(k):
+        sums = _fmaf(x[..., p:p + 1], y[..., p:p + 1, :], sums)
+    return sums.reshape(batch, -1)

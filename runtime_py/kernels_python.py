@@ -217,3 +217,19 @@ def dot_forward(a, b, normalize):
         a = unit_norm_forward(a, 1, len(a), 1e-7, "inverse")
         b = unit_norm_forward(b, 1, len(b), 1e-7, "inverse")
     return [sum(x * y for x, y in zip(a, b))]
+
+
+def matmul_forward(a, b, a_index, b_index, m, k, n):
+    """out[t] = a[a_index[t]] @ b[b_index[t]] for (m, k) and (k, n) matrices, each value an exactly
+    rounded fmaf per step from +0 in the order of k, as runtime_c/matmul.h (docs/format.md, matmul)."""
+    out = []
+    for at, bt in zip(a_index, b_index):
+        x = a[at * m * k:(at + 1) * m * k]
+        y = b[bt * k * n:(bt + 1) * k * n]
+        rows = [y[p * n:(p + 1) * n] for p in range(k)]
+        for i in range(m):
+            sums = [0.0] * n
+            for value, row in zip(x[i * k:(i + 1) * k], rows):
+                sums = array("f", [_fmaf(value, w, s) for w, s in zip(row, sums)]).tolist()
+            out.extend(sums)
+    return out

@@ -281,6 +281,9 @@ class _Backend:
         if op == "dot":
             normalize = attrs["normalize"]
             return lambda a, b: kernel(a, b, normalize)
+        if op == "matmul":
+            args = matmul_args(input_shapes, shape, self.name == "numpy")
+            return lambda a, b: kernel(a, b, *args)
         return kernel  # reshape and the elementwise merges take their inputs only
 
     def activation(self, node):
@@ -313,6 +316,15 @@ def broadcast_index(shape, target) -> list:
     for axis, size in enumerate(target):
         index = [base + k * strides[axis] for base in index for k in range(size)]
     return index
+
+
+def matmul_args(input_shapes, shape, numpy: bool) -> tuple:
+    """matmul's arguments after its inputs: the matrix of each input every output matrix reads, m, k, n."""
+    (a, b), lead = input_shapes, tuple(shape[:-2])
+    a_index, b_index = broadcast_index(a[:-2], lead), broadcast_index(b[:-2], lead)
+    if numpy:
+        a_index, b_index = _np.asarray(a_index, dtype=_np.intp), _np.asarray(b_index, dtype=_np.intp)
+    return a_index, b_index, a[-2], a[-1], b[-1]
 
 
 def _depth(value) -> int:

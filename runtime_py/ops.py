@@ -139,6 +139,7 @@ SIGNATURES = {
     "maximum": Signature(TWO_OR_MORE),
     "minimum": Signature(TWO_OR_MORE),
     "dot": Signature((2, 2), {"normalize": Attr("bool", "L2-normalize both inputs first")}),
+    "matmul": Signature((2, 2)),
 }
 
 
@@ -292,6 +293,20 @@ def check_dot(node, input_shapes) -> None:
         _fail(node, "output shape must be (1,)")
 
 
+def check_matmul(node, input_shapes) -> None:
+    a, b = (tuple(s) for s in input_shapes)
+    if len(a) < 2 or len(b) < 2 or a[-1] != b[-2]:
+        _fail(node, f"needs inputs of shapes (..., m, k) and (..., k, n), got {a} and {b}")
+    lead_a, lead_b = a[:-2], b[:-2]
+    rank = max(len(lead_a), len(lead_b))
+    lead = tuple(max(s[d - rank + len(s)] if d - rank + len(s) >= 0 else 1 for s in (lead_a, lead_b))
+                 for d in range(rank))
+    if not (broadcasts_to(lead_a, lead) and broadcasts_to(lead_b, lead)):
+        _fail(node, f"the leading axes of {a} and {b} do not broadcast")
+    if tuple(node["shape"]) != lead + (a[-2], b[-1]):
+        _fail(node, f"output shape {tuple(node['shape'])} should be {lead + (a[-2], b[-1])}")
+
+
 # IR op -> validator(node, input_shapes) of what SIGNATURES cannot say; each op has one kernel per backend.
 OPS = {
     "dense": check_dense,
@@ -314,4 +329,5 @@ OPS = {
     "maximum": check_same_shape,
     "minimum": check_same_shape,
     "dot": check_dot,
+    "matmul": check_matmul,
 }

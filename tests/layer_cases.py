@@ -192,6 +192,14 @@ def cases(keras):
         "Concatenate_axis1": lambda: _merge(keras, (3, 4), L.Concatenate(axis=1), "concat_axis1"),
         "Dot": lambda: _merge(keras, (6,), L.Dot(axes=1), "dot"),
         "Dot_normalize": lambda: _merge(keras, (6,), L.Dot(axes=-1, normalize=True), "dot_norm"),
+        "Dot_matmul": lambda: _merge_shapes(keras, [(3, 4), (4, 5)], L.Dot(axes=(2, 1)), "dot_matmul"),
+        "Dot_negative_pair": lambda: _merge_shapes(keras, [(3, 4), (4, 5)], L.Dot(axes=(-1, -2)), "dot_neg_pair"),
+        "Dot_axes1": lambda: _merge_shapes(keras, [(4, 3), (4, 5)], L.Dot(axes=1), "dot_axes1"),
+        "Dot_negative_normalize": lambda: _merge_shapes(keras, [(3, 4), (5, 4)], L.Dot(axes=-1, normalize=True),
+                                                        "dot_neg_norm"),
+        "Dot_vector_matrix": lambda: _merge_shapes(keras, [(4,), (4, 5)], L.Dot(axes=(1, 1)), "dot_vec_mat"),
+        "Dot_rank3_normalize": lambda: _merge_shapes(keras, [(2, 3, 4), (5, 3)], L.Dot(axes=(2, 2), normalize=True),
+                                                     "dot_rank3_norm"),
     }
     table.update(operation_cases(keras))
     return table

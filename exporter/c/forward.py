@@ -27,7 +27,7 @@ ACTIVATION_PARAMS = getattr(_activations, "PARAMETERS", {})
 # from getting a header, with the layer named (header_unsupported).
 C_OPS = ("dense", "activation", "reshape", "scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm",
          "standardize", "transpose", "broadcast", "repeat", "concatenate", "add", "subtract", "multiply", "average", "maximum",
-         "minimum", "dot")
+         "minimum", "dot", "matmul")
 
 
 def header_unsupported(graph: Graph) -> str | None:
@@ -79,6 +79,22 @@ def transpose_index(shape, perm) -> np.ndarray:
 def broadcast_index(shape, target) -> np.ndarray:
     """Flat source index of every output value of broadcasting `shape` to `target` (numpy's rule, row-major)."""
     return np.broadcast_to(np.arange(size_of(shape)).reshape(shape), target).ravel()
+
+
+def matmul_tables(node, index: int, in_shapes: list, arrays: WeightArrays) -> tuple:
+    """The C arguments naming which matrix of each input every output matrix reads: an index table, or
+    NULL where output matrix t reads matrix t (the input has the output's leading axes)."""
+    lead = tuple(node.shape[:-2])
+    tables = []
+    for k, shape in enumerate(in_shapes):
+        if tuple(shape[:-2]) == lead:
+            tables.append("NULL")
+            continue
+        tables.append(arrays.add(node, index, f"index{k}", broadcast_index(shape[:-2], lead), "int",
+                                 f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): matrix of input {k} "
+                                 f"{shape_text(shape)} read by each of the {size_of(lead)} output matrices",
+                                 size_of(lead)))
+    return tuple(tables)
 
 
 def plan_forward(graph: Graph) -> Plan:
@@ -249,6 +265,11 @@ def forward_calls(node, index: int, var: str, srcs: list, in_shapes: list, array
         note += " (normalized)" if node.attrs["normalize"] else ""
         calls.append(f"kl_dot_forward({var}, {srcs[0]}, {srcs[1]}, {size_of(in_shapes[0])}, "
                      f"{int(node.attrs['normalize'])});")
+    elif op == "matmul":
+        a_index, b_index = matmul_tables(node, index, in_shapes, arrays)
+        (a, b) = in_shapes
+        calls.append(f"kl_matmul_forward({var}, {srcs[0]}, {srcs[1]}, {a_index}, {b_index}, "
+                     f"{size_of(node.shape[:-2])}, {a[-2]}, {a[-1]}, {b[-1]});")
     else:  # header_unsupported lets through only the ops above
         raise ExportError(f"node {node.name!r}: op {op!r} has no call in the header writer")
     if op != "activation":

@@ -198,6 +198,13 @@ def _backward_calls(node, index, value, grad, shapes, arrays) -> tuple:
     }
     if op in one:
         return [f"kl_{op}_backward({dsrcs[0]}, {g}, {one[op]()});"], [f"{op}_backward"]
+    if op == "matmul":
+        lead = tuple(node.shape[:-2])
+        a_index, b_index = (arrays.find(broadcast_index(s[:-2], lead), "int") if tuple(s[:-2]) != lead else "NULL"
+                            for s in in_shapes)
+        a, b = in_shapes
+        return [f"kl_matmul_backward({dsrcs[0]}, {dsrcs[1]}, {g}, {srcs[0]}, {srcs[1]}, {a_index}, {b_index}, "
+                f"{size_of(lead)}, {a[-2]}, {a[-1]}, {b[-1]});"], ["matmul_backward"]
     if op in ("subtract", "dot"):
         tail = f"{size}" if op == "subtract" else f"{srcs[0]}, {srcs[1]}, {size_of(in_shapes[0])}, {int(attrs['normalize'])}"
         return [f"kl_{op}_backward({dsrcs[0]}, {dsrcs[1]}, {g}, {tail});"], [f"{op}_backward"]

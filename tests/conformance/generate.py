@@ -99,6 +99,12 @@ def merge(keras, layer_class, count, shape=(8,), **kwargs):
     return keras.Model(inputs, getattr(keras.layers, layer_class)(**kwargs)(inputs))
 
 
+def dot_of(keras, shapes, **kwargs):
+    """keras.layers.Dot of inputs of the given shapes."""
+    inputs = [keras.Input(shape=shape, name=f"x{k}") for k, shape in enumerate(shapes)]
+    return keras.Model(inputs, keras.layers.Dot(**kwargs)(inputs))
+
+
 def broadcasting_merges(keras):
     """Multiply of (4, 3) by (1, 3), then Add of (3,): both merges read broadcast nodes."""
     a, b, c = keras.Input(shape=(4, 3), name="a"), keras.Input(shape=(1, 3), name="b"), keras.Input(shape=(3,), name="c")
@@ -183,6 +189,10 @@ def keras_cases(keras) -> dict:
         "minimum": ("Minimum of two inputs", lambda k, rng: merge(k, "Minimum", 2)),
         "dot": ("Dot of two vectors", lambda k, rng: merge(k, "Dot", 2, axes=1)),
         "dot_normalize": ("Dot with normalize (cosine)", lambda k, rng: merge(k, "Dot", 2, axes=1, normalize=True)),
+        "matmul": ("Dot of (3, 4) and (4, 5) matrices on axes (2, 1): one matmul",
+                   lambda k, rng: dot_of(k, [(3, 4), (4, 5)], axes=(2, 1))),
+        "matmul_transposed_normalize": ("Dot of (3, 4) and (5, 4) on axis -1, normalized: unit_norm, transpose, matmul",
+                                        lambda k, rng: dot_of(k, [(3, 4), (5, 4)], axes=-1, normalize=True)),
     })
     return cases
 
@@ -197,6 +207,8 @@ def keras2_cases(tf_keras) -> dict:
                                 lambda k, rng: sequential(k, (8,), L.Dense(4, activation="hard_sigmoid"))),
         "keras2_leaky_relu_alpha": ("Keras 2's LeakyReLU(alpha)", lambda k, rng: sequential(
             k, (8,), L.LeakyReLU(alpha=0.2))),
+        "keras2_dot_matrices_normalize": ("Keras 2's Dot(normalize=True) of matrices: l2_normalize's clamp, matmul",
+                                          lambda k, rng: dot_of(k, [(4, 3), (4, 5)], axes=1, normalize=True)),
     }
 
 

@@ -46,6 +46,7 @@ _TABLE = {
     "tanh": ((), "tanh(x)"),
     "tanh_shrink": ((), "x - tanh(x)"),
     "threshold": (("threshold", "default_value"), "x if x > threshold else default_value"),
+    "thresholded_relu": (("theta",), "x * (1 if x > theta else 0), a multiplication (Keras 2's ThresholdedReLU)"),
 }
 
 # IR activation name -> one-line description (the runtimes have one kernel per entry).

@@ -11,7 +11,7 @@ Two steps, so graph.py and the converters only ever see Keras 3:
   differs (KERAS-NOTES.md, measured with tf_keras 2.21): hard_sigmoid is
   clip(0.2x + 0.5, 0, 1), not relu6(x + 3) / 6; UnitNormalization and Dot(normalize=True)
   clamp the squared sum at 1e-12 (tf.math.l2_normalize) instead of the inverse norm at 1e12;
-  ThresholdedReLU is x if x > theta else 0.
+  ThresholdedReLU is x * cast(x > theta) (the thresholded_relu activation: NaN for NaN and -inf).
 """
 
 from __future__ import annotations
@@ -293,7 +293,7 @@ def correct_graph(graph, corrections: list) -> list:
         correction = by_kind.get("thresholded_relu", {}).get(node.layer)
         if correction is not None and node.op == "activation":
             theta = float(correction.params["theta"])
-            node.attrs = {"activation": make_record("threshold", node.layer, threshold=theta, default_value=0.0)}
+            node.attrs = {"activation": make_record("thresholded_relu", node.layer, theta=theta)}
             node.layer_class = "ThresholdedReLU"
         if node.op == "unit_norm" and (node.layer in by_kind.get("l2_normalize", {})
                                        or node.layer in by_kind.get("dot_l2_normalize", {})):
@@ -313,7 +313,7 @@ def correct_graph(graph, corrections: list) -> list:
                      f"{', '.join(sorted(hard_sigmoid_layers))}")
     kinds = {c.kind for c in corrections}
     if "thresholded_relu" in kinds:
-        notes.append("note: Keras 2 file: ThresholdedReLU exported as x if x > theta else 0")
+        notes.append("note: Keras 2 file: ThresholdedReLU exported as Keras 2 computed it, x * (x > theta)")
     if kinds & {"l2_normalize", "dot_l2_normalize"}:
         notes.append("note: Keras 2 file: L2 normalization clamps the squared sum at 1e-12, as Keras 2 did")
     return notes

@@ -41,6 +41,7 @@ ACTIVATIONS = {
     "tanh": (),
     "tanh_shrink": (),
     "threshold": ("threshold", "default_value"),
+    "thresholded_relu": ("theta",),
 }
 
 # Parameters that are booleans (true/false in the file).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from runtime_py.activations_numpy import (SELU_SCALE, SELU_SCALE_ALPHA, F32, _erfc, _hard_sigmoid, _sigmoid,
-                                          _softplus)
+                                          _softplus, thresholded_relu_steps)
 
 ONE, HALF, ZERO = F32(1), F32(0.5), F32(0)
 TINY = np.finfo(F32).tiny
@@ -281,3 +281,7 @@ def tanh_shrink_backward(grad, x, y, rows, n):
 def threshold_backward(grad, x, y, rows, n, threshold, default_value):
     t = F32(threshold) if abs(F32(threshold)) >= TINY else ZERO
     return _where(np.where(np.abs(x) < TINY, ZERO, x) > t, grad)
+
+
+def thresholded_relu_backward(grad, x, y, rows, n, theta):
+    return grad * thresholded_relu_steps(x, theta)

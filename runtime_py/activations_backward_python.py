@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from runtime_py.activations_python import (EXP_LIMIT, FLT_MIN, INF, SELU_SCALE, SELU_SCALE_ALPHA, _div, _f32,
-                                           _hard_sigmoid, _rows, _sigmoid, _softplus)
+                                           _hard_sigmoid, _rows, _sigmoid, _softplus, thresholded_relu_steps)
 
 TWO_OVER_ROOT_PI = _f32(2.0 / math.sqrt(math.pi))
 
@@ -294,3 +294,8 @@ def threshold_backward(grad, x, y, rows, n, threshold, default_value):
     t = _f32(threshold)
     t = 0.0 if abs(t) < FLT_MIN else t
     return [g if (v if abs(v) >= FLT_MIN or v != v else 0.0) > t else 0.0 for g, v in zip(grad, x)]
+
+
+def thresholded_relu_backward(grad, x, y, rows, n, theta):
+    # through the multiplication x * step: g * step (an inf or NaN g gives NaN where the step is 0)
+    return [g * s for g, s in zip(grad, thresholded_relu_steps(x, theta))]

@@ -273,3 +273,15 @@ def threshold_forward(x, rows, n, threshold, default_value):
     tiny = np.finfo(F32).tiny
     t = F32(threshold) if abs(F32(threshold)) >= tiny else F32(0)
     return _write(x, np.where(np.where(np.abs(x) < tiny, F32(0), x) > t, x, F32(default_value)))
+
+
+def thresholded_relu_steps(x, theta):
+    """1 where x > theta, else 0 (float32), comparing as threshold_forward does."""
+    tiny = np.finfo(F32).tiny
+    t = F32(theta) if abs(F32(theta)) >= tiny else F32(0)
+    return (np.where(np.abs(x) < tiny, F32(0), x) > t).astype(F32)
+
+
+def thresholded_relu_forward(x, rows, n, theta):
+    # Keras 2: x * cast(x > theta), a multiplication (NaN and -inf give NaN)
+    return _write(x, x * thresholded_relu_steps(x, theta))

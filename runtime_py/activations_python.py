@@ -304,3 +304,16 @@ def threshold_forward(x, rows, n, threshold, default_value):
     t, d = _f32(threshold), _f32(default_value)
     t = 0.0 if abs(t) < FLT_MIN else t
     return [v if (v if abs(v) >= FLT_MIN or v != v else 0.0) > t else d for v in x]
+
+
+def thresholded_relu_steps(x, theta):
+    """1.0 where x > theta, else 0.0, comparing as threshold_forward does (subnormals as 0, NaN never above)."""
+    t = _f32(theta)
+    t = 0.0 if abs(t) < FLT_MIN else t
+    return [1.0 if (v if abs(v) >= FLT_MIN or v != v else 0.0) > t else 0.0 for v in x]
+
+
+def thresholded_relu_forward(x, rows, n, theta):
+    # Keras 2: x * cast(x > theta), a multiplication, so NaN and -inf give NaN and x <= theta gives x * 0
+    # (-0.0 below 0)
+    return [v * s for v, s in zip(x, thresholded_relu_steps(x, theta))]

@@ -42,6 +42,7 @@ NOT_INVERTIBLE = {
     "sparse_plus": "is flat below -1: all those inputs give 0",
     "sparse_sigmoid": "is flat below -1 and above 1: those inputs all give 0 or 1",
     "threshold": "maps every input at or below the threshold to one default value",
+    "thresholded_relu": "maps every input at or below theta to 0",
     "softmax": "forgets what a row's values have in common: softmax(x + c) = softmax(x)",
     "log_softmax": "forgets what a row's values have in common: log_softmax(x + c) = log_softmax(x)",
     "sparsemax": "maps whole regions of inputs to the same output (zeros)",

@@ -89,7 +89,14 @@ KERNEL_ROWS = [
     ("tanh_shrink", "tanh_shrink", {}, "tanh_shrink(x)"),
     ("threshold", "threshold", {"threshold": 0.3, "default_value": -2.5}, "threshold(x, 0.3, -2.5)"),
     ("threshold-zero", "threshold", {"threshold": 0.0, "default_value": -1.0}, "threshold(x, 0.0, -1.0)"),
+    # Keras 2's ThresholdedReLU (tf_keras: inputs * cast(greater(inputs, theta))), no Keras 3 function
+    ("thresholded_relu", "thresholded_relu", {"theta": 0.3},
+     "x * tf.cast(tf.greater(x, tf.constant(0.3, x.dtype)), x.dtype)"),
+    ("thresholded_relu-negative", "thresholded_relu", {"theta": -1.5},
+     "x * tf.cast(tf.greater(x, tf.constant(-1.5, x.dtype)), x.dtype)"),
 ]
+# Activations that need arguments: no Keras model can use them by name.
+NEEDS_ARGUMENTS = {"threshold", "thresholded_relu"}
 
 # Every name Keras 3 accepts as a string activation (keras.activations.get), except threshold,
 # which needs arguments. The aliases are exported as their IR name.
@@ -138,7 +145,7 @@ def kernel_x():
 def keras_reference(tf_keras, call: str, x: np.ndarray) -> np.ndarray:
     """keras.activations.<call> in graph mode (as model.predict runs it) on the rows of x."""
     tf, keras = tf_keras
-    fn = tf.function(lambda t: eval(call, {"x": t, **vars(keras.activations)}), autograph=False)  # noqa: S307
+    fn = tf.function(lambda t: eval(call, {"x": t, "tf": tf, **vars(keras.activations)}), autograph=False)  # noqa: S307
     return np.asarray(fn(tf.constant(x)))
 
 
@@ -205,7 +212,7 @@ def test_every_activation_has_kernels_and_a_test_row(name):
     assert f"#ifndef KERASLESS_KERNEL_{name.upper()}" in text
     assert re.search(rf"static inline void kl_{name}_forward\(float \*out,", text), f"no kl_{name}_forward"
     assert name in {row[1] for row in KERNEL_ROWS}, f"no kernel test row for {name}"
-    if name != "threshold":  # needs arguments: no Keras model can use it by name
+    if name not in NEEDS_ARGUMENTS:
         assert name in {exporter_activations.ALIASES.get(s, s) for s in STRING_ACTIVATIONS + HALVING}
 
 
@@ -255,7 +262,7 @@ def test_string_activations_spell_out_every_parameter():
     serialized["module"] = "builtins"  # Keras 3.15's keras.saving.serialize_keras_object(keras.activations.elu)
     assert convert(serialized, "L") == {"name": "elu", "alpha": 1.0}
     for name in exporter_activations.ACTIVATIONS:
-        if name == "threshold":
+        if name in NEEDS_ARGUMENTS:
             continue
         record = convert(name, "L")
         assert set(record) == {"name", *exporter_activations.PARAMETERS[name]}

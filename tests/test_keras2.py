@@ -112,8 +112,8 @@ def test_keras2_formulas_are_recorded_in_the_ir(exported):
     assert [n["attrs"]["activation"]["max_value"] for n in clips] == [1.0, 1.0]
     assert sum(n["op"] == "scale_shift" for n in hard) == 2
     thresholds = [n["attrs"]["activation"] for n in _nodes(exported, "thresholded_relu") if n["op"] == "activation"]
-    assert thresholds == [{"name": "threshold", "threshold": 1.0, "default_value": 0.0},
-                          {"name": "threshold", "threshold": np.float32(0.4).item(), "default_value": 0.0}]
+    assert thresholds == [{"name": "thresholded_relu", "theta": 1.0},
+                          {"name": "thresholded_relu", "theta": np.float32(0.4).item()}]
     slopes = [n["attrs"]["activation"]["negative_slope"] for n in _nodes(exported, "leaky_relu")
               if n["op"] == "activation"]
     assert slopes == [np.float32(0.3).item(), np.float32(0.05).item()]

@@ -119,10 +119,7 @@ ACTIVATION_NAMES = ["celu", "elu", "exponential", "gelu", "hard_shrink", "hard_s
 
 # sparsemax sorts: NaN and ties at the support's edge are placed by position in TensorFlow (docs/format.md),
 # so its rows hold no special values.
-# keras2_thresholded_relu: Keras 2 computes x * cast(x > theta), NaN for NaN and -inf, while the threshold record
-# the exporter writes for it gives default_value there (docs/format.md, threshold: a known difference of the
-# exporter's lowering, not of the format); activation_threshold covers the record on the special values.
-NO_SPECIAL = {"activation_sparsemax", "keras2_thresholded_relu"}
+NO_SPECIAL = {"activation_sparsemax"}
 NPZ_TOO = {"dense"}  # also written in the NPZ encoding
 
 
@@ -170,6 +167,16 @@ def keras_cases(keras) -> dict:
             k, (2, 3), L.Normalization(mean=[0.5, -1.0, 2.0], variance=[4.0, 0.25, 1e-20]))),
         "standardize_invert": ("Normalization with invert", lambda k, rng: sequential(
             k, (3,), L.Normalization(mean=[0.5, -1.0, 2.0], variance=[4.0, 0.25, 9.0], invert=True))),
+        "axis_batch_norm": ("BatchNormalization over axis 1 of a (3, 4) sample: scale_shift through transposes",
+                            lambda k, rng: sequential(k, (3, 4), L.BatchNormalization(axis=1))),
+        "axis_layer_norm": ("LayerNormalization over axes [1, 2] of a (2, 3, 4) sample: reshape, layer_norm, reshape",
+                            lambda k, rng: sequential(k, (2, 3, 4), L.LayerNormalization(axis=[1, 2]))),
+        "axis_layer_norm_middle": ("LayerNormalization over axis 1 of a (3, 4) sample: transposes around layer_norm",
+                                   lambda k, rng: sequential(k, (3, 4), L.LayerNormalization(axis=1))),
+        "axis_rms_norm": ("RMSNormalization over axes [1, 2] of a (3, 4) sample", lambda k, rng: sequential(
+            k, (3, 4), L.RMSNormalization(axis=[1, 2], epsilon=1e-6))),
+        "axis_unit_norm": ("UnitNormalization over axes [1, 2] of a (2, 3, 4) sample", lambda k, rng: sequential(
+            k, (2, 3, 4), L.UnitNormalization(axis=[1, 2]))),
         "transpose": ("Permute of a rank-3 sample", lambda k, rng: sequential(k, (2, 3, 4), L.Permute((3, 1, 2)))),
         "transpose_softmax_axis": ("Softmax over axis 1: transpose, softmax, transpose", lambda k, rng: sequential(
             k, (3, 4), L.Softmax(axis=1))),
@@ -215,6 +222,7 @@ def keras2_cases(tf_keras) -> dict:
 def write_keras_case(keras, name: str, build, directory: Path, suffix=".keras", frontend="keras") -> dict:
     from exporter.reading import read
 
+    keras.backend.clear_session()  # layer names restart per case, so adding a case leaves the others' files alone
     rng = np.random.default_rng(SEED)
     model = _seeded(build(keras, rng), rng)
     with tempfile.TemporaryDirectory() as scratch:
@@ -241,12 +249,23 @@ def write_keras_case(keras, name: str, build, directory: Path, suffix=".keras", 
 # ---- cases Keras 3 cannot write: outputs from an exact float64 formula --------------------------
 
 
-def _threshold64(x, threshold, default):
-    """x if x > threshold else default, TensorFlow comparing subnormals as 0 (exact: no rounding at all)."""
+def _above64(x, threshold):
+    """x (as float64) and where x > threshold, TensorFlow comparing subnormals as 0."""
     tiny = np.finfo(np.float32).tiny
     x64 = x.astype(np.float64)
-    compared = np.where(np.abs(x64) < tiny, 0.0, x64)
-    return np.where(compared > np.float64(np.float32(threshold)), x64, np.float64(np.float32(default)))
+    return x64, np.where(np.abs(x64) < tiny, 0.0, x64) > np.float64(np.float32(threshold))
+
+
+def _threshold64(x, threshold, default):
+    """x if x > threshold else default (exact: no rounding at all)."""
+    x64, above = _above64(x, threshold)
+    return np.where(above, x64, np.float64(np.float32(default)))
+
+
+def _thresholded_relu64(x, theta):
+    """x * (1 if x > theta else 0), a multiplication: NaN for NaN and -inf (exact)."""
+    x64, above = _above64(x, theta)
+    return x64 * above.astype(np.float64)
 
 
 def _unit_norm_square_sum64(x, epsilon):
@@ -287,7 +306,11 @@ def formula_cases() -> dict:
     int8_node, int8_exact = _stored_dense("dense_int8", "int8")
     float16_node, float16_exact = _stored_dense("dense_float16", "float16")
     return {
-        "activation_threshold": ("threshold (Keras 2's ThresholdedReLU): outputs are exact, from float64",
+        "activation_thresholded_relu": ("thresholded_relu (Keras 2's ThresholdedReLU, a multiplication): exact, "
+                                        "from float64", Node("t", "activation", ["x"], (8,), {"activation": {
+                                            "name": "thresholded_relu", "theta": 0.5}}, {}, "t", "ThresholdedReLU"),
+                                        (8,), lambda x: _thresholded_relu64(x, 0.5), "special"),
+        "activation_threshold": ("threshold (keras.ops.threshold): outputs are exact, from float64",
                                  Node("t", "activation", ["x"], (8,), {"activation": {
                                      "name": "threshold", "threshold": 0.5, "default_value": -2.0}}, {}, "t", "ThresholdedReLU"),
                                  (8,), lambda x: _threshold64(x, 0.5, -2.0), "special"),

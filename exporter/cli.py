@@ -41,8 +41,14 @@ def parse_args(argv):
                         help="how to store the dense kernels: float32 (default), float16 (IEEE binary16) or int8 "
                              "(one scale per output unit); computed in float32 either way. The summary reports "
                              "the cost against the float model")
+    parser.add_argument("--integer", action="store_true",
+                        help="write an integer-only int8 model: int8 weights and activations, int32 accumulators, "
+                             "no float at run time (NAME_predict_int8 in the header); needs --calibrate")
+    parser.add_argument("--calibrate", metavar="X.npy",
+                        help="with --integer: representative input rows (at least 16, a few hundred is better) "
+                             "whose ranges set the activations' scales and zero points")
     parser.add_argument("--check-data", metavar="X.npy",
-                        help="with --weights float16|int8: also measure the cost on these input rows (max |error|, "
+                        help="with --weights float16|int8 or --integer: also measure the cost on these input rows (max |error|, "
                              "share of rows whose argmax is unchanged)")
     parser.add_argument("--check-labels", metavar="Y.npy",
                         help="with --check-data: class labels of those rows, to report both models' accuracy")
@@ -54,7 +60,38 @@ def _size(n: int) -> str:
     return f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} B"
 
 
+def print_integer_summary(result, model) -> None:
+    """--integer: the files written and what the integers cost against the float model."""
+    graph, cost, prefix = result.integer, result.cost, result.graph.name
+    against = "Keras's float model" if result.frontend == "keras" else "the float model (kerasless's runtime)"
+    print(f"{model}: integer-only int8 model of {len(graph.nodes)} integer ops; input scale {graph.input_quant.scale:.6g} "
+          f"zero point {graph.input_quant.zero_point}, output scale {graph.output_quant.scale:.6g} zero point "
+          f"{graph.output_quant.zero_point}")
+    for written in result.written:
+        extra = (f"; {prefix}_predict_int8 and {prefix}_predict; check it with {prefix}_selftest()"
+                 if written.path.suffix.lower() == ".h" else
+                 f"; runtime_py reproduces its {result.vector_rows} int8 test rows exactly")
+        print(f"wrote {written.path} ({_size(written.size)}{extra})")
+    line = (f"integer int8: {_size(cost.weight_bytes)} of weights instead of {_size(cost.float_weight_bytes)}; "
+            f"max |output - {against}| {cost.max_error:.3g} on the {cost.rows} calibration rows")
+    if cost.argmax_unchanged is not None:
+        line += f", argmax unchanged on {100 * cost.argmax_unchanged:.2f}% of them"
+    print(line)
+    if cost.check_rows:
+        line = f"--check-data: max |error| {cost.check_max_error:.3g} on {cost.check_rows} rows"
+        if cost.check_argmax_unchanged is not None:
+            line += f", argmax unchanged on {100 * cost.check_argmax_unchanged:.2f}% of them"
+        if cost.accuracy is not None:
+            line += f", accuracy {100 * cost.accuracy:.2f}% ({100 * cost.float_accuracy:.2f}% with the float model)"
+        print(line)
+    for note in result.notes:
+        print(note)
+
+
 def print_summary(result, model) -> None:
+    if result.integer is not None:
+        print_integer_summary(result, model)
+        return
     graph = result.graph
     files = result.frontend == "files"
     if not files:
@@ -147,7 +184,8 @@ def main(argv=None) -> int:
         from exporter.export import export
 
         result = export(args.model, args.output, args.name, frontend=args.frontend, gradients=args.gradients,
-                        weights=args.weights, check_data=args.check_data, check_labels=args.check_labels)
+                        weights=args.weights, check_data=args.check_data, check_labels=args.check_labels,
+                        integer=args.integer, calibrate=args.calibrate)
         written = True
         print_summary(result, args.model)
         if args.print_sha256:

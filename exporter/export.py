@@ -53,6 +53,7 @@ class ExportResult:
     reference: str = "keras"  # who computed the test vectors' outputs: "keras", "kerasless" or "dequantized"
     cost: object = None  # --weights float16|int8: exporter.accuracy.Cost against the float model
     reference_keras: str = ""  # which Keras: "keras 3.15.1", "tf_keras 2.21.0"
+    integer: object = None  # --integer: the exporter.integer.IntegerGraph written
 
 
 def check_model_path(model: Path) -> None:
@@ -104,7 +105,8 @@ def choose_frontend(frontend: str | None) -> str | None:
 
 
 def export(model, outputs=(), name: str | None = None, frontend: str | None = None,
-           gradients: bool = False, weights: str = "float32", check_data=None, check_labels=None) -> ExportResult:
+           gradients: bool = False, weights: str = "float32", check_data=None, check_labels=None,
+           integer: bool = False, calibrate=None) -> ExportResult:
     """Export MODEL to every path in outputs (format from the extension).
 
     frontend: "keras" (load with Keras 3 on TensorFlow; the test vectors are Keras's own outputs),
@@ -117,6 +119,8 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     The test vectors then hold what the quantized model computes (kerasless's float32 numpy runtime on the
     decoded kernels), and result.cost what that costs against the float model, on the test rows and on
     check_data (a .npy of inputs; check_labels: a .npy of class labels).
+    integer: write an integer-only int8 model (format version 2) quantized with the rows of the
+    calibrate .npy (exporter/integer.py); the cost against the float model is reported the same way.
     """
     model = Path(model)
     frontend = choose_frontend(frontend)
@@ -124,17 +128,42 @@ def export(model, outputs=(), name: str | None = None, frontend: str | None = No
     targets = plan_outputs(model, list(outputs))
     prefix = check_prefix(name) if name is not None else c_identifier(model.stem)
     return export_reading(lambda: read(model, prefix, frontend), model.name, targets, bool(outputs), gradients,
-                          weights, check_data, check_labels)
+                          weights, check_data, check_labels, integer, calibrate)
+
+
+def _check_integer_options(targets: list, gradients: bool, weights: str, calibrate) -> None:
+    """--integer: refuse the options and outputs an integer model cannot have, before reading anything."""
+    if weights != "float32":
+        raise ExportError("--integer already stores int8 weights (and computes in integers): drop --weights")
+    if gradients:
+        raise ExportError("--gradients needs the float header: an integer model has no NAME_input_gradient")
+    if calibrate is None:
+        raise ExportError("--integer needs --calibrate X.npy: a few hundred representative input rows "
+                          "(the activation ranges come from them)")
+    for target in targets:
+        if target.suffix.lower() == ".so":
+            raise ExportError(f"{target}: --integer writes .json, .npz and .h files, not a compiled .so")
 
 
 def export_reading(reader, source: str, targets: list, explicit: bool, gradients: bool = False,
-                   weights: str = "float32", check_data=None, check_labels=None) -> ExportResult:
+                   weights: str = "float32", check_data=None, check_labels=None, integer: bool = False,
+                   calibrate=None) -> ExportResult:
     """Check the options, call reader() for the Reading (exporter/reading.py), and write every target.
 
     The part of export() after the model is found, shared with export_model (exporter/live_model.py):
     source is what the files record as producer.source; explicit: the targets were asked for (else
     the default pair, which drops the header when the graph cannot have one).
     """
+    if calibrate is not None and not integer:
+        raise ExportError("--calibrate gives the rows --integer quantizes with: give --integer too")
+    if integer:
+        _check_integer_options(targets, gradients, weights, calibrate)
+        if check_labels is not None and check_data is None:
+            raise ExportError("--check-labels needs --check-data (the inputs the labels belong to)")
+        checks_data = load_check_data(check_data, check_labels)
+        from exporter.integer_export import export_integer
+
+        return export_integer(reader(), targets, calibrate, checks_data, source)
     if gradients and not any(t.suffix.lower() == ".h" for t in targets):
         raise ExportError("--gradients adds NAME_input_gradient to the C header: ask for one with -o MODEL.h")
     if weights not in STORAGES:

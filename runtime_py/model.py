@@ -80,6 +80,10 @@ def load(path, backend=None, sha256=None, max_bytes=None) -> "Model":
         return native.load(path, backend=backend, sha256=sha256, max_bytes=max_bytes)
     backend_name = _choose_backend(backend)
     spec = read_model_file(path, max_bytes=max_bytes, sha256=sha256)
+    if spec.get("integer"):  # format version 2 (runtime_py/integer_model.py)
+        from runtime_py.integer_model import IntegerModel
+
+        return IntegerModel(spec, backend_name, os.fspath(path))
     return Model(spec, backend_name, os.fspath(path), auto=backend is None)
 
 
@@ -106,7 +110,12 @@ def _weight_count(spec) -> int:
 def loads(data: bytes, backend=None, name: str = "<bytes>", sha256=None) -> "Model":
     """Load a model file's content (the bytes of a .json or .npz file); name labels the errors."""
     backend_name = _choose_backend(backend)
-    return Model(read_model_bytes(data, name, sha256), backend_name, name)
+    spec = read_model_bytes(data, name, sha256)
+    if spec.get("integer"):  # format version 2 (runtime_py/integer_model.py)
+        from runtime_py.integer_model import IntegerModel
+
+        return IntegerModel(spec, backend_name, name)
+    return Model(spec, backend_name, name)
 
 
 def _stored_array(raw) -> array:

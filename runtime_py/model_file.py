@@ -25,15 +25,16 @@ from runtime_py.npy import read_npy
 from runtime_py.ops import SIGNATURES, check_node, size_of
 
 FORMAT_NAME = "kerasless"
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (1, 2)  # 2: integer-only int8 models (runtime_py/integer_file.py)
 MANIFEST_MEMBER = "manifest"
 MAX_MANIFEST_BYTES = 2 ** 26  # an NPZ's JSON manifest holds no weights: 64 MiB is far beyond any model
 
 
 # dtype -> bytes per value and numpy's descr: float64 only in test vectors' outputs64, float16 and
 # int8 only for a dense kernel stored in fewer bits (export-model --weights; ops.check_dense says where)
-ITEM_SIZES = {"float32": 4, "float64": 8, "float16": 2, "int8": 1}
-NPY_DESCR = {"float32": "<f4", "float64": "<f8", "float16": "<f2", "int8": "|i1"}
+# int32 only in integer models (format version 2)
+ITEM_SIZES = {"float32": 4, "float64": 8, "float16": 2, "int8": 1, "int32": 4}
+NPY_DESCR = {"float32": "<f4", "float64": "<f8", "float16": "<f2", "int8": "|i1", "int32": "<i4"}
 WEIGHT_DTYPES = ("float32", "float16", "int8")
 
 
@@ -269,6 +270,10 @@ def _validate(manifest, decode, path: str) -> dict:
             f"{path}: format version {repr(version)[:40]} is not supported; this runtime reads version(s) "
             f"{', '.join(map(str, SUPPORTED_VERSIONS))} (an integer)"
         )
+    if version == 2:
+        from runtime_py.integer_file import validate_integer
+
+        return validate_integer(manifest, decode, path, (_expect, _tensor_list, _array))
     name = _expect(manifest.get("name"), str, f"{path}: name")
     inputs = _tensor_list(manifest.get("inputs"), f"{path}: inputs")
     outputs = _tensor_list(manifest.get("outputs"), f"{path}: outputs")

@@ -11,7 +11,8 @@ from runtime_py.errors import ModelFormatError
 
 MAGIC = b"\x93NUMPY"
 # dtype descriptions this runtime reads -> item size
-DTYPES = {"<f4": 4, "<f8": 8, "<f2": 2, "|i1": 1, "|u1": 1, "<u1": 1}  # float64: outputs64; float16, int8: stored kernels
+# float64: outputs64; float16, int8: stored kernels; int32: integer models' biases and multipliers
+DTYPES = {"<f4": 4, "<f8": 8, "<f2": 2, "|i1": 1, "|u1": 1, "<u1": 1, "<i4": 4}
 
 
 def read_npy(archive: zipfile.ZipFile, member: str, what: str, expected_shape=None, max_bytes=None) -> tuple:
@@ -49,7 +50,7 @@ def read_npy(archive: zipfile.ZipFile, member: str, what: str, expected_shape=No
             descr, fortran, shape = header.get("descr"), header.get("fortran_order"), header.get("shape")
             if descr not in DTYPES:
                 raise ModelFormatError(
-                    f"{what}: member {name!r} has dtype {descr!r}; only float32 ('<f4'), float64 ('<f8'), float16 ('<f2'), int8 and uint8 are allowed"
+                    f"{what}: member {name!r} has dtype {descr!r}; only float32 ('<f4'), float64 ('<f8'), float16 ('<f2'), int8, uint8 and int32 ('<i4') are allowed"
                 )
             if fortran is not False:
                 raise ModelFormatError(f"{what}: member {name!r} is Fortran-ordered; row-major is required")

@@ -1,0 +1,96 @@
+/* integer.h: the int8 kernels of integer-only models (export-model --integer; docs/format.md,
+ * "Integer models"). No float, no 64-bit division: TensorFlow Lite's int8 requantization
+ * (gemmlowp's SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), one 32x32->64-bit
+ * multiply per output value. Mirrors runtime_py/integer_kernels.py line for line.
+ * Weights are read through KL_INT8_READ / KL_INT32_READ, plain loads unless a target redefines them.
+ */
+#ifndef KERASLESS_KERNEL_INTEGER
+#define KERASLESS_KERNEL_INTEGER
+
+#include <stdint.h>
+
+#ifndef KL_INT8_READ
+#define KL_INT8_READ(p) (*(p))
+#endif
+#ifndef KL_INT32_READ
+#define KL_INT32_READ(p) (*(p))
+#endif
+
+/* round(a * b / 2**31), ties away from zero; saturates the one overflowing case. */
+static inline int32_t kl_rounding_doubling_high_mul(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    const int64_t product = (int64_t)a * (int64_t)b;
+    const int64_t total = product + (product >= 0 ? (int64_t)1 << 30 : 1 - ((int64_t)1 << 30));
+    /* total / 2**31 toward zero, by shifts of non-negative values (no 64-bit division) */
+    return (int32_t)(total >= 0 ? total >> 31 : -((-total) >> 31));
+}
+
+/* x / 2**exponent rounded to nearest, ties away from zero; exponent in [0, 31]. */
+static inline int32_t kl_rounding_divide_by_pot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)((UINT32_C(1) << exponent) - 1u);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    const int32_t floor = x >= 0 ? x >> exponent : ~(~x >> exponent); /* floor(x / 2**exponent) */
+    return floor + (remainder > threshold ? 1 : 0);
+}
+
+/* TensorFlow Lite's MultiplyByQuantizedMultiplier: acc * multiplier * 2**(shift - 31), rounded. */
+static inline int32_t kl_requantize(int32_t acc, int32_t multiplier, int shift)
+{
+    const int left = shift > 0 ? shift : 0;
+    const int right = shift < 0 ? -shift : 0;
+    return kl_rounding_divide_by_pot(kl_rounding_doubling_high_mul((int32_t)(acc * ((int32_t)1 << left)), multiplier),
+                                     right);
+}
+
+/* out[j] = clamp(requantize(bias[j] + sum_i inp[i] * kernel[i][j]) + zp_out, low, high) for one row. */
+static inline void kl_dense_int8_forward(int8_t *out,               /* (units) */
+                                         const int8_t *inp,         /* (n) */
+                                         const int8_t *kernel,      /* (n, units) */
+                                         const int32_t *bias,       /* (units), input zero point folded in */
+                                         const int32_t *multiplier, /* (units), Q31 */
+                                         const int8_t *shift,       /* (units) */
+                                         int output_zero_point, int low, int high, int n, int units)
+{
+    for (int j = 0; j < units; j++) {
+        int32_t acc = KL_INT32_READ(bias + j);
+        for (int i = 0; i < n; i++) {
+            acc += (int32_t)inp[i] * (int32_t)KL_INT8_READ(kernel + (long)i * units + j);
+        }
+        const int32_t value =
+            kl_requantize(acc, KL_INT32_READ(multiplier + j), KL_INT8_READ(shift + j)) + output_zero_point;
+        out[j] = (int8_t)(value < low ? low : (value > high ? high : value));
+    }
+}
+
+/* out[k] = table[inp[k] + 128]: a smooth activation tabulated at export. out == inp is allowed. */
+static inline void kl_lut_int8_forward(int8_t *out, const int8_t *inp, const int8_t *table /* (256) */, int count)
+{
+    for (int k = 0; k < count; k++) {
+        out[k] = KL_INT8_READ(table + (inp[k] + 128));
+    }
+}
+
+/* Integer softmax of one row: e = exp_table[max - q] (Q15), out = round(256 * e / sum e) - 128. */
+static inline void kl_softmax_int8_forward(int8_t *out, const int8_t *inp, const int32_t *exp_table /* (256) */,
+                                           int n)
+{
+    int top = inp[0];
+    for (int i = 1; i < n; i++) {
+        top = inp[i] > top ? inp[i] : top;
+    }
+    int32_t total = 0;
+    for (int i = 0; i < n; i++) {
+        total += KL_INT32_READ(exp_table + (top - inp[i]));
+    }
+    for (int i = 0; i < n; i++) {
+        const int32_t value = (KL_INT32_READ(exp_table + (top - inp[i])) * 256 + total / 2) / total - 128;
+        out[i] = (int8_t)(value > 127 ? 127 : value);
+    }
+}
+
+#endif /* KERASLESS_KERNEL_INTEGER */

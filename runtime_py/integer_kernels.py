@@ -1,0 +1,72 @@
+"""Integer-only int8 kernels (format version 2, docs/format.md "Integer models"), pure-Python ints.
+
+Mirrors runtime_c/integer.h line for line; runtime_py/integer_kernels_numpy.py computes the same
+values with numpy int64. Rounding is TensorFlow Lite's (gemmlowp): a Q31 multiplier applied by
+SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT; no float anywhere.
+"""
+
+from __future__ import annotations
+
+INT32_MIN = -(2 ** 31)
+INT32_MAX = 2 ** 31 - 1
+
+
+def rounding_doubling_high_mul(a: int, b: int) -> int:
+    """gemmlowp's SaturatingRoundingDoublingHighMul: round(a * b / 2**31), ties away from zero (int32)."""
+    if a == INT32_MIN and b == INT32_MIN:
+        return INT32_MAX
+    product = a * b
+    nudge = (1 << 30) if product >= 0 else 1 - (1 << 30)
+    total = product + nudge
+    return total >> 31 if total >= 0 else -((-total) >> 31)  # C's int64 division by 2**31: toward zero
+
+
+def rounding_divide_by_pot(x: int, exponent: int) -> int:
+    """gemmlowp's RoundingDivideByPOT: x / 2**exponent rounded to nearest, ties away from zero."""
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def requantize(acc: int, multiplier: int, shift: int) -> int:
+    """TensorFlow Lite's MultiplyByQuantizedMultiplier: acc * multiplier * 2**(shift - 31), rounded."""
+    left = shift if shift > 0 else 0
+    right = -shift if shift < 0 else 0
+    return rounding_divide_by_pot(rounding_doubling_high_mul(acc * (1 << left), multiplier), right)
+
+
+def dense_int8_forward(out: list, inp: list, kernel: list, bias: list, multiplier: list, shift: list,
+                       output_zero_point: int, low: int, high: int, rows: int, n: int, units: int) -> None:
+    """out[r][j] = clamp(requantize(sum_i inp[r][i] * kernel[i][j] + bias[j]) + zp_out, low, high).
+
+    inp: rows * n int8 values, flat; kernel: n * units, row-major (n, units); bias int32 with the
+    input zero point folded in at export (docs/format.md).
+    """
+    for r in range(rows):
+        base = r * n
+        for j in range(units):
+            acc = bias[j]
+            for i in range(n):
+                acc += inp[base + i] * kernel[i * units + j]
+            value = requantize(acc, multiplier[j], shift[j]) + output_zero_point
+            out[r * units + j] = low if value < low else (high if value > high else value)
+
+
+def lut_int8_forward(out: list, inp: list, table: list, count: int) -> None:
+    """out[k] = table[inp[k] + 128]: a smooth activation tabulated at export."""
+    for k in range(count):
+        out[k] = table[inp[k] + 128]
+
+
+def softmax_int8_forward(out: list, inp: list, exp_table: list, rows: int, n: int) -> None:
+    """Integer softmax per row: e = exp_table[max - q] (Q15), out = round(256 * e / sum e) - 128, clamped."""
+    for r in range(rows):
+        base = r * n
+        top = max(inp[base:base + n])
+        total = 0
+        for i in range(n):
+            total += exp_table[top - inp[base + i]]
+        for i in range(n):
+            value = (exp_table[top - inp[base + i]] * 256 + total // 2) // total - 128
+            out[base + i] = 127 if value > 127 else value

@@ -57,7 +57,7 @@ def _json_edits(valid: dict) -> dict:
     n_in, n_out = node(valid)["weights"]["kernel"]["shape"]
     return {
         "format_name": (set_(["format"], "keras"), "`format` is not \"kerasless\""),
-        "format_version_2": (set_(["format_version"], 2), "a format version this reader does not know"),
+        "format_version_3": (set_(["format_version"], 3), "a format version this reader does not know"),
         "format_version_float": (set_(["format_version"], 1.0), "`format_version` must be the integer 1, not 1.0"),
         "missing_nodes": (pop(["nodes"]), "a required key (`nodes`) is missing"),
         "missing_inputs": (pop(["inputs"]), "a required key (`inputs`) is missing"),

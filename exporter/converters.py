@@ -563,9 +563,11 @@ def contraction_ops(x: LayerInput | int, x_shape: tuple, p: int, y: LayerInput |
 
 
 def dot(call: LayerCall) -> list:
-    """Any axes (an int, or one per input; negative ones too), inputs of any rank; normalize=True L2-normalizes
-    along the contracted axes first (Keras 3: x * min(rsqrt(sum x^2), 1e7)). Output: the first input's other
-    axes, then the second's, as Keras's batch_dot orders them."""
+    """Any axes (an int or a pair, negative ones too) of inputs of any rank, normalize=True too: the first input's other axes, then the second's (Keras's batch_dot).
+
+    normalize L2-normalizes each input along its contracted axis first, as Keras 3 does:
+    x * min(rsqrt(sum x^2), 1e7) (Keras 2 files: rsqrt(max(sum x^2, 1e-12)), exporter/keras2.py).
+    """
     shapes = [tuple(s) for s in call.input_shapes]
     if len(shapes) != 2 or not all(shapes):
         raise call.error(f"needs two inputs of rank 1 or more per sample, got {shapes}")
@@ -590,38 +592,109 @@ def dot(call: LayerCall) -> list:
     return ops + contraction_ops(refs[0], shapes[0], p, refs[1], shapes[1], q, start=len(ops))
 
 
-def einsum_dense(call: LayerCall) -> list:
-    """EinsumDense that is a Dense in disguise: '...c,cd->...d' with an optional bias over d."""
-    shape = tuple(call.single_input())
-    equation = str(call.config.get("equation", "")).replace(" ", "")
+def _einsum_subscripts(call: LayerCall, equation: str, rank: int) -> tuple:
+    """EinsumDense's equation -> (input, kernel, output) subscripts, the input's and output's including the batch
+    axis, an ellipsis spelled out as letters of its own (Keras's elided axes, the batch among them)."""
     try:
         operands, out = equation.split("->")
-        lhs, kernel_subs = operands.split(",")
+        lhs, kernel = operands.split(",")
     except ValueError:
         raise call.error(f"unreadable equation {equation!r}") from None
-    ok = (len(kernel_subs) == 2 and len(lhs) == len(shape) + 1 and lhs[-1] == kernel_subs[0]
-          and out == lhs[:-1] + kernel_subs[1] and len(set(lhs + kernel_subs[1])) == len(lhs) + 1)
-    if not ok:
-        raise call.error(f"equation {equation!r} is not a Dense over the last axis ('...c,cd->...d')")
+    if "..." in kernel or lhs.count("...") > 1 or lhs.count("...") != out.count("..."):
+        raise call.error(f"equation {equation!r}: an ellipsis must appear once in the input and the output, "
+                         "never in the kernel")
+    for part in (lhs.replace("...", ""), kernel, out.replace("...", "")):
+        if not part.isalpha() or not part.isascii() or len(set(part)) != len(part):
+            raise call.error(f"equation {equation!r}: {part!r} is not distinct letters (a repeated letter "
+                             "takes a diagonal, which is not supported)")
+    if "..." in lhs:
+        elided = rank + 1 - len(lhs.replace("...", ""))
+        used = set(lhs + kernel + out)
+        fresh = "".join([c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used][:max(elided, 0)])
+        if elided < 1 or len(fresh) != elided:
+            raise call.error(f"equation {equation!r} does not fit an input of rank {rank + 1}")
+        lhs, out = lhs.replace("...", fresh), out.replace("...", fresh)
+    if len(lhs) != rank + 1:
+        raise call.error(f"equation {equation!r} names {len(lhs)} input axes; the input has {rank + 1} "
+                         "(the batch included)")
+    return lhs, kernel, out
+
+
+def einsum_dense(call: LayerCall) -> list:
+    """Any equation whose kernel contracts input axes (abc,cde->abde; abcd,cde->abe; abc,cd->adb; ...b,bc->...c), bias_axes on any output axes; not: an axis in input, kernel and output (a kernel per position), a repeated letter, a moved batch axis, LoRA.
+
+    Lowered to transpose and reshape around one dense (input axes the kernel lacks and the output drops are
+    summed by a kernel constant along them); a bias that varies along the dense's rows is added after it.
+    """
+    shape = tuple(call.single_input())
+    equation = str(call.config.get("equation", "")).replace(" ", "")
     if call.config.get("lora_rank"):
         raise call.error("LoRA weights are not supported")
-    bias_axes = call.config.get("bias_axes") or ""
-    if bias_axes not in ("", kernel_subs[1]):
-        raise call.error(f"bias_axes={bias_axes!r} is not supported; only the output axis {kernel_subs[1]!r}")
-    n_out = (call.config.get("output_shape") or [None])[-1]
+    lhs, ker, out = _einsum_subscripts(call, equation, len(shape))
+    batch, axes = lhs[0], lhs[1:]
+    if not out or out[0] != batch or batch in ker:
+        raise call.error(f"equation {equation!r} moves or contracts the batch axis {batch!r}; it must stay first")
+    for letter in axes:
+        if letter in ker and letter in out:
+            raise call.error(f"equation {equation!r}: axis {letter!r} is in the input, the kernel and the output "
+                             "(a different kernel per position), which a dense cannot express")
+    summed = [c for c in axes if c not in ker and c not in out]  # einsum sums them: a kernel constant along them
+    if sorted(out) != sorted((set(lhs) - set(ker) - set(summed)) | (set(ker) - set(lhs))):
+        raise call.error(f"equation {equation!r}: the output axes do not follow from the input and kernel")
+    free = [c for c in axes if c not in ker and c in out]
+    contracted = summed + [c for c in ker if c in axes]
+    made = [c for c in ker if c not in axes]
+    size = {c: shape[k] for k, c in enumerate(axes)}
     kernel = np.asarray(call.weights[0]) if call.weights else None
-    if kernel is None or kernel.ndim != 2:
-        raise call.error("has no 2-D kernel")
-    units = kernel.shape[1]
-    if n_out not in (None, units):
-        raise call.error(f"output_shape {call.config.get('output_shape')!r} does not match the kernel {kernel.shape}")
-    expected = [(shape[-1], units)] + ([(units,)] if bias_axes else [])
-    arrays = call.expect_weights(expected)
-    weights = {"kernel": arrays[0]}
+    if kernel is None or kernel.ndim != len(ker):
+        raise call.error(f"has no kernel of rank {len(ker)} for the equation {equation!r}")
+    size.update({c: kernel.shape[k] for k, c in enumerate(ker) if c in made})
+    out_shape = tuple(size[c] for c in out[1:])
+    bias_axes = call.config.get("bias_axes") or ""
+    if not isinstance(bias_axes, str) or any(c not in out[1:] for c in bias_axes):
+        raise call.error(f"bias_axes={bias_axes!r} names an axis that is not a non-batch output axis of {equation!r}")
+    first = min((out.index(c) for c in bias_axes), default=len(out))
+    bias_shape = tuple(size[c] if c in bias_axes else 1 for c in out[first:])  # Keras: from the first bias axis on
+    arrays = call.expect_weights([tuple(size[c] for c in ker)] + ([bias_shape] if bias_axes else []))
+    k_in, k_out = size_of([size[c] for c in contracted]), size_of([size[c] for c in made])
+    ordered = np.transpose(arrays[0], [ker.index(c) for c in contracted[len(summed):] + made])
+    ordered = np.broadcast_to(ordered, tuple(size[c] for c in summed) + ordered.shape)
+    matrix = np.ascontiguousarray(ordered.reshape(k_in, k_out), dtype=np.float32)
+    ops = []
+    perm = [axes.index(c) for c in free + contracted]
+    if perm != list(range(len(axes))):
+        ops.append(Op("transpose", tuple(shape[d] for d in perm), {"perm": perm}))
+    rows = tuple(size[c] for c in free)
+    if tuple(shape[d] for d in perm) != rows + (k_in,):
+        ops.append(Op("reshape", rows + (k_in,)))
+    # the output's axes as the dense leaves them (free, then the kernel's), and the move to Keras's order
+    order = free + made
+    back = [order.index(c) for c in out[1:]]
+    weights = {"kernel": matrix}
+    add_bias = None
     if bias_axes:
-        weights["bias"] = arrays[1]
+        full = np.broadcast_to(arrays[1].reshape((1,) * (len(out_shape) - len(bias_shape)) + bias_shape), out_shape)
+        laid = np.transpose(full, [out[1:].index(c) for c in order]).reshape(-1, k_out)
+        if (laid == laid[:1]).all():
+            weights["bias"] = np.ascontiguousarray(laid[0])
+        else:
+            add_bias = np.ascontiguousarray(full, dtype=np.float32)
     act = convert_activation(call.config.get("activation"), _where(call))
-    return _dense_ops(call, shape[:-1] + (units,), act, weights)
+    dense_shape = rows + (k_out,)
+    split = tuple(size[c] for c in order)
+    tail_free = split == dense_shape and back == list(range(len(back))) and add_bias is None
+    if tail_free:
+        return ops + _dense_ops(call, dense_shape, act, weights)
+    ops.append(Op("dense", dense_shape, {"activation": convert_activation("linear", _where(call))}, weights))
+    if split != dense_shape:
+        ops.append(Op("reshape", split))
+    if back != list(range(len(back))):
+        ops.append(Op("transpose", out_shape, {"perm": back}))
+    if add_bias is not None:  # x * 1 + b: the float32 addition Keras makes (ops.add(x, bias))
+        ops += _affine(out_shape, np.ones(out_shape, dtype=np.float32), add_bias)
+    if act["name"] != "linear":
+        ops.append(Op("activation", output_shape(act, out_shape, _where(call)), {"activation": act}))
+    return ops
 
 
 # Keras class name -> converter. docs/layers.md is generated from this table.

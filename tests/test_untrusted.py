@@ -161,14 +161,19 @@ def _model_cases(keras):
         x = keras.Input((3, 4))
         return keras.Model(x, L.Masking(name="mask")(x))
 
+    def einsum_per_position():
+        x = keras.Input((3, 4))
+        return keras.Model(x, L.EinsumDense("abc,bcd->abd", output_shape=(3, 5), name="per_position")(x))
+
     return {
+        "einsum_per_position": (einsum_per_position, ["'per_position'", "abc,bcd->abd", "kernel per position"]),
         "training_true": (training_true, ["'drop'", "training=True"]),
         "integer_input": (integer_input, ["'ids'", "int32"]),
         "masking": (masking, ["'mask'", "Masking"]),
     }
 
 
-@pytest.mark.parametrize("case", ["training_true", "integer_input", "masking"])
+@pytest.mark.parametrize("case", ["training_true", "integer_input", "masking", "einsum_per_position"])
 def test_unsupported_configuration_is_refused(keras, tmp_path, capsys, case):
     build, fragments = _model_cases(keras)[case]
     path = tmp_path / f"{case}.keras"

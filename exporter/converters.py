@@ -620,6 +620,11 @@ def _einsum_subscripts(call: LayerCall, equation: str, rank: int) -> tuple:
     return lhs, kernel, out
 
 
+def _einsum_output_letters(equation: str) -> str:
+    """The output's letters as written (the ellipsis left out)."""
+    return equation.split("->")[1].replace("...", "")
+
+
 def einsum_dense(call: LayerCall) -> list:
     """Any equation whose kernel contracts input axes (abc,cde->abde; abcd,cde->abe; abc,cd->adb; ...b,bc->...c), bias_axes on any output axes; not: an axis in input, kernel and output (a kernel per position), a repeated letter, a moved batch axis, LoRA.
 
@@ -650,6 +655,14 @@ def einsum_dense(call: LayerCall) -> list:
         raise call.error(f"has no kernel of rank {len(ker)} for the equation {equation!r}")
     size.update({c: kernel.shape[k] for k, c in enumerate(ker) if c in made})
     out_shape = tuple(size[c] for c in out[1:])
+    written = call.config.get("output_shape")
+    written = [written] if isinstance(written, int) else written
+    named = [c for c in _einsum_output_letters(equation) if c != batch]  # the axes output_shape lists
+    # (with an ellipsis Keras takes output_shape with or without the elided axes: only the plain form is checked)
+    if written is not None and "..." not in equation and (not isinstance(written, list) or len(written) != len(named)
+                                or any(w is not None and w != size[c] for w, c in zip(written, named))):
+        raise call.error(f"output_shape {call.config.get('output_shape')!r} does not match the equation "
+                         f"{equation!r}, the input {shape} and the kernel {kernel.shape}")
     bias_axes = call.config.get("bias_axes") or ""
     if not isinstance(bias_axes, str) or any(c not in out[1:] for c in bias_axes):
         raise call.error(f"bias_axes={bias_axes!r} names an axis that is not a non-batch output axis of {equation!r}")

@@ -157,10 +157,10 @@ def test_dot_refusals_name_the_problem(shapes, axes, message):
 # ---- EinsumDense: the plan and its refusals -------------------------------------------------------
 
 
-def _einsum(shape, equation, kernel_shape, bias_axes=None, bias_shape=None):
+def _einsum(shape, equation, kernel_shape, bias_axes=None, bias_shape=None, output_shape=None):
     bias = np.arange(np.prod(bias_shape or 0), dtype=np.float32).reshape(bias_shape or 0)  # differs per position
     weights = [np.ones(kernel_shape, np.float32)] + ([bias] if bias_shape else [])
-    config = {"equation": equation, "bias_axes": bias_axes, "activation": "linear"}
+    config = {"equation": equation, "bias_axes": bias_axes, "activation": "linear", "output_shape": output_shape}
     return einsum_dense(LayerCall("e", "EinsumDense", config, weights, [shape]))
 
 
@@ -194,3 +194,9 @@ def test_einsum_refusals_name_the_equation_and_why(equation, kernel_shape, messa
     with pytest.raises(ExportError, match=message) as raised:
         _einsum((3, 4), equation, kernel_shape)
     assert "'e' (EinsumDense)" in str(raised.value)
+
+
+def test_an_output_shape_the_equation_does_not_give_is_refused():
+    with pytest.raises(ExportError, match=r"output_shape \[3, 6\] does not match the equation 'abc,cd->abd'"):
+        _einsum((3, 4), "abc,cd->abd", (4, 5), output_shape=[3, 6])
+    assert _einsum((3, 4), "abc,cd->abd", (4, 5), output_shape=[None, 5])[-1].shape == (3, 5)

@@ -29,7 +29,8 @@ def int8_kernel(kernel: np.ndarray) -> Stored:
     largest = np.max(np.abs(kernel), axis=0) if kernel.shape[0] else np.zeros(kernel.shape[1], np.float32)
     scale = (largest / np.float32(INT8_LEVELS)).astype(np.float32)
     safe = np.where(scale > 0, scale, np.float32(1))  # an all-zero column stores zeros with scale 0
-    q = np.clip(np.rint(kernel / safe), -INT8_LEVELS, INT8_LEVELS).astype(np.int8)
+    with np.errstate(under="ignore"):  # a tiny weight rounds to level 0, whatever the caller's np.seterr
+        q = np.clip(np.rint(kernel / safe), -INT8_LEVELS, INT8_LEVELS).astype(np.int8)
     return Stored("int8", q, scale)
 
 
@@ -40,13 +41,15 @@ def float16_kernel(kernel: np.ndarray, where: str) -> Stored:
     if largest > float(np.finfo(np.float16).max):
         raise ExportError(f"{where}: a weight of magnitude {largest:.6g} does not fit float16 "
                           f"(max {float(np.finfo(np.float16).max):g}); use --weights int8 or float32")
-    return Stored("float16", kernel.astype(np.float16), None)
+    with np.errstate(under="ignore"):  # below float16's range a weight rounds to a subnormal or 0, as IEEE says
+        return Stored("float16", kernel.astype(np.float16), None)
 
 
 def decoded(stored: Stored) -> np.ndarray:
     """The float32 kernel a stored kernel stands for (what runtime_py and the header compute with)."""
     if stored.dtype == "int8":
-        return stored.values.astype(np.float32) * stored.scale[np.newaxis, :]
+        with np.errstate(under="ignore"):  # q * a subnormal scale: the float32 product, whatever np.seterr says
+            return stored.values.astype(np.float32) * stored.scale[np.newaxis, :]
     return stored.values.astype(np.float32)
 
 

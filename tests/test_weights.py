@@ -291,3 +291,28 @@ def test_bad_weight_options_are_one_error_line(tmp_path, args, message):
     done = export_model(DIGITS, "-o", tmp_path / "d.h", *args)
     assert done.returncode == 2 and done.stderr.startswith("error: ") and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "d.h").exists()
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_tiny_weights_round_to_zero_under_any_numpy_error_state(keras, tmp_path, storage):
+    """A weight below float16's subnormals (or far below its column's int8 step) rounds to 0 as IEEE says,
+    also when the caller has numpy raising on underflow (np.seterr(all="raise"), as some libraries set it)."""
+    from exporter.export import export
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    kernel = np.array([[1e-12, 0.5], [2.0, 1e-30], [-0.25, 3e-8]], np.float32)
+    model.layers[0].set_weights([kernel, np.zeros(2, np.float32)])
+    source = tmp_path / "tiny.keras"
+    model.save(source)
+    target = tmp_path / f"tiny-{storage}.json"
+    with np.errstate(all="raise"):
+        export(source, [target], name="tiny", weights=storage)
+    stored = decode_array(dense_nodes(manifest(target))[0]["weights"]["kernel"])
+    if storage == "float16":
+        with np.errstate(under="ignore"):
+            want = kernel.astype(np.float16)
+        assert stored.view(np.uint16).tobytes() == want.view(np.uint16).tobytes()
+        assert stored[0, 0] == 0 and stored[1, 1] == 0
+    else:
+        assert stored[0, 0] == 0 and stored[1, 1] == 0 and stored[2, 1] == 0
+    runtime_py.load(target).verify()

@@ -24,6 +24,8 @@ SUITE = ROOT / "tests" / "conformance"
 INDEX = json.loads((SUITE / "cases.json").read_text(encoding="utf-8"))
 MODEL_FILES = sorted(p.name for p in (SUITE / "models").iterdir())
 MALFORMED_FILES = sorted(INDEX["malformed"])
+# Strict cases test the required dense order where the judge's float64 clause cannot absorb another order.
+STRICT = {f"{name}.json" for name, case in INDEX["models"].items() if case.get("strict")}
 
 
 def test_index_lists_exactly_the_committed_files():
@@ -45,6 +47,13 @@ def test_suite_covers_every_op_and_activation():
 @pytest.mark.parametrize("name", MODEL_FILES)
 def test_model_file_reproduces_its_expectations(name, backend):
     model = runtime_py.load(SUITE / "models" / name, backend=backend)
+    if name in STRICT:
+        # runtime_py sums float32 dense layers in faster orders (numpy: BLAS sgemm; pure Python: a double sum
+        # rounded once), as docs/format.md's "The dense accumulation order" says: the strict cases tell those
+        # apart from the required order (the C header passes them), which this checks they do
+        with pytest.raises(runtime_py.VerificationError):
+            model.verify()
+        return
     model.verify()
 
 

@@ -345,6 +345,57 @@ def write_formula_case(name: str, node: Node, shape, exact, rows: str, directory
             **({"storage": storage} if storage else {})}
 
 
+# ---- a strict case: the required dense order, where the judge's float64 clause cannot tell ---------
+
+
+def _fma_chain32(x, kernel):
+    """docs/format.md's dense order: acc = +0, then acc = fma(x[i], kernel[i][j], acc) for i = 0, 1, ...
+
+    Evaluated in float64 and rounded to float32 once per step; the case's values make every float64
+    step exact (integers below 2^53), so that is the exact fused multiply-add (checked below).
+    """
+    from fractions import Fraction
+
+    out = np.zeros((x.shape[0], kernel.shape[1]), np.float32)
+    for r in range(x.shape[0]):
+        for j in range(kernel.shape[1]):
+            acc = np.float32(0.0)
+            for i in range(kernel.shape[0]):
+                wide = float(x[r, i]) * float(kernel[i, j]) + float(acc)
+                assert Fraction(wide) == Fraction(float(x[r, i])) * Fraction(float(kernel[i, j])) + Fraction(float(acc))
+                acc = np.float32(wide)
+            out[r, j] = acc
+    return out
+
+
+def order_case():
+    """A dense whose float32 results depend on the summation order and on the single rounding of fma.
+
+    Column 0, (1e8, 1, -1e8, 0): in order, 1e8 + 1 rounds back to 1e8 and the sum is 0; the exact sum (a
+    double-precision sum rounded once) is 1. Column 1, (1, 1e8, -1e8, 0): 0 in order, 1 summed from the end.
+    Column 2, (-16785408, 0, 0, 4097) on x = (1, 1, 1, 4097): fma(4097, 4097, -16785408) is 1, while
+    rounding 4097^2 = 16785409 to float32 first (16785408, ties to even) gives 0. Each difference is 1, far
+    outside the judge; the file has no outputs64, so only the required order passes.
+    """
+    kernel = np.array([[1e8, 1.0, -16785408.0], [1.0, 1e8, 0.0], [-1e8, -1e8, 0.0], [0.0, 0.0, 4097.0]], np.float32)
+    node = Node("order", "dense", ["x"], (3,), {"activation": {"name": "linear"}},
+                {"kernel": kernel, "bias": np.zeros(3, np.float32)}, "order", "Dense")
+    x = np.array([[1.0, 1.0, 1.0, 4097.0], [2.0, 2.0, 2.0, 4097.0], [1.0, 0.0, 1.0, -4097.0]], np.float32)
+    return node, x, _fma_chain32(x, kernel)
+
+
+def write_order_case(directory: Path) -> dict:
+    node, x, expected = order_case()
+    graph = Graph("dense_order", [TensorSpec("x", (4,))], [TensorSpec(node.name, node.shape)], [node])
+    vectors = [{"inputs": [x], "outputs": [expected]}]  # no outputs64: the float64 clause must not apply
+    producer = {"keras_version": "", "backend": "float64-formula", "source": "tests/conformance/generate.py",
+                "reference": "float64"}
+    (directory / "dense_order.json").write_bytes(to_json(graph, vectors, producer))
+    return {"ops": ["dense"], "activations": ["linear"], "strict": True,
+            "covers": "the required dense accumulation order and fma's single rounding (a strict case: "
+                      "results of the formula in docs/format.md, no outputs64)"}
+
+
 def main() -> int:
     from exporter.frontend_keras import import_keras
 
@@ -364,6 +415,7 @@ def main() -> int:
         index["models"][name] = {"covers": what, **write_keras_case(tf_keras, name, build, models, ".h5", None)}
     for name, (what, node, shape, exact, rows) in sorted(formula_cases().items()):
         index["models"][name] = {"covers": what, **write_formula_case(name, node, shape, exact, rows, models)}
+    index["models"]["dense_order"] = write_order_case(models)
     from malformed import write_malformed
 
     index["malformed"] = write_malformed(models / "dense.json", models / "dense.npz", HERE / "malformed")

@@ -12,7 +12,8 @@ representative input rows, build the integer graph of docs/format.md "Integer mo
 * requantization: s_in * s_w[j] / s_out as a Q31 multiplier and a shift (TensorFlow Lite's
   QuantizeMultiplier), fused relu/relu6 as a tighter clamp;
 * sigmoid and tanh as 256-entry tables (output scale 1/256 zero point -128, 1/128 and 0, as
-  TensorFlow Lite fixes them), softmax with a Q15 exp table and an integer normalization.
+  TensorFlow Lite fixes them), every other elementwise activation as a table whose output range
+  comes from the calibration, softmax with a Q15 exp table and an integer normalization.
 
 round() is round half away from zero throughout (TensorFlow Lite's TfLiteRound).
 """
@@ -40,7 +41,8 @@ TABLES = {
     "tanh": (math.tanh, 1.0 / 128, 0),
 }
 CLAMPS = ("linear", "relu", "relu6")
-SUPPORTED = ("Dense (activation linear, relu, relu6, sigmoid, tanh or softmax), Activation layers of those, "
+SUPPORTED = ("Dense (activation linear, relu, relu6, sigmoid, tanh, softmax or another elementwise activation), "
+             "Activation layers of those, "
              "Flatten and Reshape, in one chain from one input to one output")
 
 
@@ -92,24 +94,26 @@ class _Step:
     kind: str  # "dense", "table", "softmax"
     node: object  # the IR node it comes from
     clamp: str = "linear"  # dense: the fused clamp
-    function: str = ""  # table: sigmoid or tanh
+    function: str = ""  # table: sigmoid or tanh (fixed output parameters), or "" (calibrated)
+    record: dict | None = None  # table: the activation record
 
 
 def _activation_name(record: dict, where: str) -> str:
-    """The integer kernel's name for an activation record, or an ExportError naming the layer."""
+    """The integer kernel for an activation record: a clamp, a fixed table, softmax, or "table" (calibrated)."""
+    from exporter.activations import AXIS_WISE
+
     name = record.get("name")
-    if name == "relu":
-        plain = record.get("negative_slope") == 0.0 and record.get("threshold") == 0.0
-        if plain and not record.get("has_max_value"):
+    if name == "relu" and record.get("negative_slope") == 0.0 and record.get("threshold") == 0.0:
+        if not record.get("has_max_value"):
             return "relu"
-        if plain and record.get("max_value") == 6.0:
+        if record.get("max_value") == 6.0:
             return "relu6"
-        raise ExportError(f"{where} prevents --integer: relu with a negative slope, threshold or a max_value "
-                          "other than 6 has no integer kernel yet")
     if name in CLAMPS or name in TABLES or name == "softmax":
         return name
-    raise ExportError(f"{where} prevents --integer: activation {name!r} has no integer kernel yet; "
-                      f"supported: {', '.join(CLAMPS + tuple(TABLES))}, softmax")
+    if name in AXIS_WISE:
+        raise ExportError(f"{where} prevents --integer: activation {name!r} has no integer kernel yet; "
+                          f"supported: {', '.join(CLAMPS + tuple(TABLES))}, softmax, and elementwise activations")
+    return "table"  # any other elementwise function: a table whose output range comes from the calibration
 
 
 def _tighter(a: str, b: str) -> str:
@@ -145,12 +149,13 @@ def plan_steps(graph: Graph) -> list:
         elif not steps or (name in CLAMPS and steps[-1].kind != "dense"):
             if name == "linear":
                 continue
-            raise ExportError(f"{where} prevents --integer: a {name} that does not follow a Dense layer has no "
-                              "integer kernel yet")
+            raise ExportError(f"{where} prevents --integer: a {node.attrs['activation']['name']} that does not follow "
+                              "a Dense layer has no integer kernel yet")
         if name in CLAMPS:
             steps[-1].clamp = _tighter(steps[-1].clamp, name)
-        elif name in TABLES:
-            steps.append(_Step("table", node, function=name))
+        elif name in TABLES or name == "table":
+            steps.append(_Step("table", node, function=name if name in TABLES else "",
+                               record=node.attrs["activation"]))
         else:
             steps.append(_Step("softmax", node))
     if not steps:
@@ -269,15 +274,39 @@ def _dense_node(step: _Step, index: int, quant_in: Quant, quant_out: Quant) -> I
                        node.layer, node.layer_class, quant_out)
 
 
-def _table_node(step: _Step, index: int, quant_in: Quant, units: int) -> IntegerNode:
-    function, out_scale, out_zero = TABLES[step.function]
-    table = []
-    for q in range(QMIN, QMAX + 1):
-        y = function(float(quant_in.scale) * (q - quant_in.zero_point))
-        table.append(min(QMAX, max(QMIN, round_half_away(y / out_scale) + out_zero)))
+def elementwise_function(record: dict):
+    """The float function of an elementwise activation record: runtime_py's numpy kernel (Keras's float32 formula)."""
+    from runtime_py import activations_numpy
+    from runtime_py.activations import ACTIVATIONS
+
+    kernel = getattr(activations_numpy, record["name"] + "_forward")
+    params = [record[p] for p in ACTIVATIONS[record["name"]]]
+
+    def function(x):
+        flat = np.array(x, dtype=np.float32).reshape(1, -1)
+        with np.errstate(all="ignore"):
+            return np.asarray(kernel(flat, 1, flat.shape[1], *params), dtype=np.float64).reshape(np.shape(x))
+
+    return function
+
+
+def _table_node(step: _Step, index: int, quant_in: Quant, units: int, quant_out: Quant | None = None) -> IntegerNode:
+    """sigmoid/tanh with TensorFlow Lite's fixed output parameters, or another function with quant_out."""
+    real = [float(quant_in.scale) * (q - quant_in.zero_point) for q in range(QMIN, QMAX + 1)]
+    if step.function:
+        function, out_scale, out_zero = TABLES[step.function]
+        values = [function(v) for v in real]
+        quant_out = Quant(out_scale, out_zero)
+    else:
+        values = elementwise_function(step.record)(np.array(real)).tolist()
+    if not all(math.isfinite(v) or math.isinf(v) for v in values):
+        raise ExportError(f"layer {step.node.layer!r} ({step.node.layer_class}) prevents --integer: its activation "
+                          "is NaN for some input in the calibrated range")
+    table = [QMIN if v == -math.inf else QMAX if v == math.inf else
+             min(QMAX, max(QMIN, round_half_away(min(max(v / quant_out.scale, -512.0), 512.0)) + quant_out.zero_point))
+             for v in values]
     return IntegerNode(f"n{index}", "lut_int8", (units,), {},
-                       {"table": np.array(table, dtype=np.int8)}, step.node.layer, step.node.layer_class,
-                       Quant(out_scale, out_zero))
+                       {"table": np.array(table, dtype=np.int8)}, step.node.layer, step.node.layer_class, quant_out)
 
 
 def _softmax_node(step: _Step, index: int, quant_in: Quant, units: int) -> IntegerNode:
@@ -301,9 +330,15 @@ def build_integer(graph: Graph, calibration: np.ndarray) -> IntegerGraph:
         if step.kind == "dense":
             x = _clamp_float(_dense_float(x, step.node), step.clamp)
             node = _dense_node(step, index, current, choose_quant(x.min(), x.max()))
-        elif step.kind == "table":
+        elif step.kind == "table" and step.function:
             x = np.vectorize(TABLES[step.function][0])(x) if x.size else x
             node = _table_node(step, index, current, x.shape[1])
+        elif step.kind == "table":
+            x = elementwise_function(step.record)(x)
+            if not np.all(np.isfinite(x)):
+                raise ExportError(f"layer {step.node.layer!r} ({step.node.layer_class}) prevents --integer: its "
+                                  "activation overflows on the calibration rows")
+            node = _table_node(step, index, current, x.shape[1], choose_quant(x.min(), x.max()))
         else:
             x = _softmax_float(x)
             node = _softmax_node(step, index, current, x.shape[1])

@@ -61,6 +61,8 @@ def _models(keras):
                            (3 * rng.normal(size=(64, 5))).astype(np.float32))
     models["tanh_softmax"] = (_mlp(keras, "tanh_softmax", [6, 10, 5], ["tanh", "softmax"], 4),
                               rng.uniform(-2, 3, size=(100, 6)).astype(np.float32))
+    models["smooth_mlp"] = (_mlp(keras, "smooth_mlp", [6, 12, 10, 8, 3], ["elu", "layer:gelu", "leaky_relu", "swish"], 7),
+                            rng.normal(size=(80, 6)).astype(np.float32))
     zero = _mlp(keras, "zero_column", [7, 6, 2], ["relu", "linear"], 5)
     kernel, bias = zero.layers[0].get_weights()
     kernel[:, 2] = 0.0  # an all-zero column whose bias alone must come through
@@ -96,7 +98,7 @@ def table(keras, tmp_path_factory):
     return entries
 
 
-NAMES = ["digits", "relu_mlp", "relu6_mlp", "tanh_softmax", "zero_column", "constant_feature"]
+NAMES = ["digits", "relu_mlp", "relu6_mlp", "tanh_softmax", "smooth_mlp", "zero_column", "constant_feature"]
 
 
 def _probe_rows(entry, model, count=64):
@@ -330,22 +332,22 @@ def test_so_output_is_refused(tmp_path, bad_inputs):
 
 
 @pytest.mark.parametrize("layers, message", [
-    ("elu", "layer 'dense' (Dense) prevents --integer: activation 'elu'"),
+    ("log_softmax", "layer 'dense' (Dense) prevents --integer: activation 'log_softmax'"),
     ("norm", "layer 'layer_normalization' (LayerNormalization) prevents --integer"),
     ("skip", "prevents --integer: it does not read the previous layer's output alone"),
-    ("leaky", "prevents --integer"),
+    ("leaky", "layer 'leaky' (LeakyReLU) prevents --integer: a leaky_relu that does not follow a Dense layer"),
 ])
 def test_unsupported_layers_are_named(keras, tmp_path, layers, message):
     L = keras.layers
     inp = keras.Input((6,))
-    if layers == "elu":
-        out = L.Dense(3, activation="elu", name="dense")(inp)
+    if layers == "log_softmax":
+        out = L.Dense(3, activation="log_softmax", name="dense")(inp)
     elif layers == "norm":
         out = L.Dense(3)(L.LayerNormalization(name="layer_normalization")(inp))
     elif layers == "skip":
         out = L.Add()([L.Dense(6)(inp), inp])
     else:
-        out = L.Dense(3, activation="leaky_relu")(inp)
+        out = L.Dense(3)(L.LeakyReLU(name="leaky")(inp))
     keras.Model(inp, out).save(tmp_path / "m.keras")
     np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(32, 6)).astype(np.float32))
     done = export_model(tmp_path / "m.keras", "--integer", "--calibrate", tmp_path / "x.npy", "-o", tmp_path / "m.h")

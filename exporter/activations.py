@@ -15,7 +15,11 @@ from exporter.errors import ExportError
 # IR activation name -> (parameters in kernel argument order, what it computes).
 # runtime_py/activations.py lists the same names and parameters (a test checks).
 _TABLE = {
+    "abs": ((), "|x| (keras.ops.abs)"),
     "celu": (("alpha",), "max(x, 0) + alpha * expm1(min(x, 0) / alpha)"),
+    "clip": (("low", "high"), "maximum(minimum(x, high), low), NaN kept (keras.ops.clip, tf.clip_by_value)"),
+    "divide_by": (("divisor",), "x / divisor, one IEEE division (keras.ops.divide of a tensor by a number)"),
+    "divide_into": (("dividend",), "dividend / x, one IEEE division (keras.ops.divide of a number by a tensor)"),
     "elu": (("alpha",), "x if x > 0 else alpha * (exp(x) - 1)"),
     "exponential": ((), "exp(x)"),
     "gelu": (("approximate",), "0.5x(1 + erf(x/sqrt 2)), or the tanh form when approximate"),
@@ -27,7 +31,10 @@ _TABLE = {
     "leaky_relu": (("negative_slope",), "x if x > 0 else negative_slope * x"),
     "linear": ((), "x"),
     "log_sigmoid": ((), "-softplus(-x)"),
+    "log": ((), "log(x): -inf at 0, NaN below (keras.ops.log)"),
     "log_softmax": ((), "x - max - log(sum(exp(x - max))) over the last axis"),
+    "maximum_constant": (("value",), "max(x, value), NaN kept (keras.ops.maximum with a number)"),
+    "minimum_constant": (("value",), "min(x, value), NaN kept (keras.ops.minimum with a number)"),
     "mish": ((), "x * tanh(softplus(x))"),
     "relu": (("negative_slope", "has_max_value", "max_value", "threshold"),
              "Keras's relu(x, negative_slope, max_value, threshold), code path for code path"),
@@ -42,6 +49,8 @@ _TABLE = {
     "sparse_plus": ((), "0 if x <= -1, (x + 1)^2 / 4 if x < 1, else x"),
     "sparse_sigmoid": ((), "0 if x <= -1, 1 if x >= 1, else (x + 1) / 2"),
     "sparsemax": ((), "max(x - tau, 0) over the last axis, tau as Keras 3.15 computes it"),
+    "sqrt": ((), "sqrt(x), correctly rounded: NaN below 0, -0 at -0 (keras.ops.sqrt)"),
+    "square": ((), "x * x (keras.ops.square)"),
     "squareplus": (("b",), "(x + sqrt(x^2 + b)) / 2"),
     "tanh": ((), "tanh(x)"),
     "tanh_shrink": ((), "x - tanh(x)"),
@@ -63,6 +72,11 @@ AXIS_WISE = frozenset({"softmax", "log_softmax", "sparsemax", "glu"})
 
 # Activations whose output has another shape than their input: never fused into a dense node.
 RESHAPING = frozenset({"glu"})
+
+# Records only keras.ops calls on tensors produce (exporter/operations.py): Keras has no activation
+# of these names, so a layer's `activation` naming one is refused like any unknown name.
+OPERATION_ONLY = frozenset({"abs", "clip", "divide_by", "divide_into", "log", "maximum_constant", "minimum_constant",
+                            "sqrt", "square"})
 
 # Names Keras writes for the same function (older files, tf.nn functions, aliases).
 ALIASES = {
@@ -88,7 +102,8 @@ STRING_DEFAULTS = {
 
 
 def supported() -> str:
-    return ", ".join(sorted(ACTIVATIONS))
+    """The activation names a layer's config may use (the keras.ops-only records are not among them)."""
+    return ", ".join(sorted(set(ACTIVATIONS) - OPERATION_ONLY))
 
 
 def activation_name(spec) -> str:
@@ -170,7 +185,7 @@ def convert_activation(spec, where: str) -> dict:
     except ExportError as exc:
         raise ExportError(f"{where}: {exc}; supported activations: {supported()}") from None
     name = ALIASES.get(name, name)
-    if name not in ACTIVATIONS:
+    if name not in ACTIVATIONS or name in OPERATION_ONLY:
         raise ExportError(f"{where}: activation {name!r} is not supported; supported activations: {supported()}")
     if PARAMETERS[name] and name not in STRING_DEFAULTS:
         raise ExportError(f"{where}: activation {name!r} needs arguments ({', '.join(PARAMETERS[name])}) "

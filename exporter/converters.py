@@ -33,6 +33,7 @@ OPS = {
     "concatenate": "y = inputs joined along one axis",
     "add": "y = ((x0 + x1) + x2) + ...",
     "subtract": "y = x0 - x1",
+    "divide": "y = x0 / x1",
     "multiply": "y = ((x0 * x1) * x2) * ...",
     "average": "y = (((x0 + x1) + x2) + ...) / count",
     "maximum": "y = max(max(x0, x1), x2) ...",

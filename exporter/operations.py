@@ -17,10 +17,13 @@ imported. docs/layers.md lists this table.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from exporter.activations import make_record, output_shape
-from exporter.converters import LayerCall, relu_layer, softmax_layer
+from exporter.converters import LayerCall, elementwise_ops, relu_layer, softmax_layer
 from exporter.errors import ExportError
 from exporter.ir import Op
 
@@ -35,6 +38,15 @@ class OperationCall(LayerCall):
 
     def error(self, message: str) -> ExportError:
         return ExportError(f"operation {self.name!r} ({self.class_name}): {message}")
+
+    def where(self) -> str:
+        return f"operation {self.name!r} ({self.class_name})"
+
+    def tensor_only_shape(self) -> tuple:
+        """The shape of the operation's one tensor operand (the others are constants)."""
+        if len(self.input_shapes) != 1:
+            raise self.error(f"is called with {len(self.input_shapes)} tensors; one is supported here")
+        return tuple(self.input_shapes[0])
 
     def tensor_only(self) -> tuple:
         """The shape of the one tensor the operation is called with; other arguments are refused."""
@@ -113,9 +125,174 @@ def _softmax(call: OperationCall) -> list:
     return softmax_layer(call)
 
 
+# ---- arithmetic and elementwise math of keras.ops (keras.src.ops.numpy) ------------------------
+
+
+def _is_tensor(argument) -> bool:
+    return isinstance(argument, dict) and set(argument) == {"tensor"}
+
+
+def _constant(call: OperationCall, argument) -> np.ndarray:
+    """A constant operand as float32: a number (Keras casts it to the tensor's float32) or a float32 numpy array.
+
+    Keras writes a numpy array as {"class_name": "__numpy__", "config": {"value": [...], "dtype": ...}}.
+    """
+    if isinstance(argument, bool):
+        raise call.error(f"has the boolean operand {argument!r}; only numbers and float32 arrays are supported")
+    if isinstance(argument, (int, float)):
+        value = np.asarray(argument, dtype=np.float32)
+    elif isinstance(argument, dict) and argument.get("class_name") == "__numpy__":
+        config = argument.get("config")
+        if not isinstance(config, dict) or config.get("dtype") != "float32":
+            dtype = config.get("dtype") if isinstance(config, dict) else None
+            raise call.error(f"has a numpy constant of dtype {dtype!r}; only float32 constants keep the result float32")
+        try:
+            value = np.asarray(config.get("value"), dtype=np.float32)
+        except (TypeError, ValueError):
+            raise call.error("has a malformed numpy constant") from None
+    else:
+        raise call.error(f"has the operand {str(argument)[:80]}; supported are tensors, numbers and float32 arrays")
+    if not np.isfinite(value).all():
+        raise call.error("has a constant operand that is not finite (inf or NaN); only finite constants are supported")
+    return value
+
+
+def _channels(call: OperationCall, value: np.ndarray, shape: tuple) -> np.ndarray:
+    """A constant broadcast over the tensor's last-axis channels: (n,) float32, or an error for other shapes."""
+    shape = tuple(shape)
+    if not shape:
+        raise call.error("needs an input with at least one axis besides the batch")
+    n = shape[-1]
+    dims = value.shape
+    if len(dims) > len(shape) + 1 or any(d != 1 for d in dims[:-1]) or (dims and dims[-1] not in (1, n)):
+        raise call.error(f"has a constant of shape {dims} for a tensor of shape (None, {', '.join(map(str, shape))}); "
+                         f"only a number or one value per last-axis channel (shape ({n},)) is supported")
+    return np.ascontiguousarray(np.broadcast_to(value.reshape(-1) if dims else value, (n,)), dtype=np.float32)
+
+
+def _scale_shift(shape: tuple, scale: np.ndarray, shift: np.ndarray) -> list:
+    n = shape[-1]
+    weights = {"scale": np.ascontiguousarray(np.broadcast_to(np.float32(scale), (n,)), dtype=np.float32),
+               "shift": np.ascontiguousarray(np.broadcast_to(np.float32(shift), (n,)), dtype=np.float32)}
+    return [Op("scale_shift", tuple(shape), {}, weights)]
+
+
+def _scalar(call: OperationCall, value: np.ndarray, what: str) -> float:
+    """One number for an elementwise record: a scalar, or an array holding one value throughout."""
+    flat = value.reshape(-1)
+    if flat.size == 0 or (flat != flat[0]).any() or math.copysign(1.0, flat.min()) != math.copysign(1.0, flat.max()):
+        raise call.error(f"{what} a constant of shape {value.shape} with several values; only one number is supported")
+    return float(flat[0])
+
+
+def _two_operands(call: OperationCall) -> tuple:
+    """(a, b) of a binary operation: {"tensor": k} or a constant's raw argument."""
+    if len(call.arguments) != 2:
+        raise call.error(f"is called with {len(call.arguments)} arguments; it takes two operands")
+    a, b = call.arguments
+    if not (_is_tensor(a) or _is_tensor(b)):
+        raise call.error("has no tensor operand")
+    return a, b
+
+
+def _tensor_pair(call: OperationCall, op: str) -> list:
+    """Two tensors of one rank whose shapes broadcast: the IR elementwise op, broadcasting as the merges do."""
+    shapes = [tuple(s) for s in call.input_shapes]
+    if len(shapes) == 2 and len(shapes[0]) != len(shapes[1]):
+        raise call.error(f"has operands of ranks {len(shapes[0]) + 1} and {len(shapes[1]) + 1}; operands of one rank "
+                         "are supported (the batch axis would broadcast against another axis)")
+    return elementwise_ops(op, shapes, call.error)
+
+
+def _add(call: OperationCall) -> list:
+    """x + y of two tensors (broadcasting); x + c or c + x with a number or per-channel constant c: scale_shift(1, c), exact."""
+    a, b = _two_operands(call)
+    if _is_tensor(a) and _is_tensor(b):
+        return _tensor_pair(call, "add")
+    constant = _constant(call, b if _is_tensor(a) else a)
+    shape = tuple(call.input_shapes[0])
+    return _scale_shift(shape, np.float32(1), _channels(call, constant, shape))
+
+
+def _subtract(call: OperationCall) -> list:
+    """x - y of two tensors (broadcasting); x - c as scale_shift(1, -c), c - x as scale_shift(-1, c), both exact."""
+    a, b = _two_operands(call)
+    if _is_tensor(a) and _is_tensor(b):
+        return _tensor_pair(call, "subtract")
+    shape = tuple(call.input_shapes[0])
+    if _is_tensor(a):
+        return _scale_shift(shape, np.float32(1), -_channels(call, _constant(call, b), shape))
+    return _scale_shift(shape, np.float32(-1), _channels(call, _constant(call, a), shape))
+
+
+def _multiply(call: OperationCall) -> list:
+    """x * y of two tensors (broadcasting); x * c with a number or per-channel c: scale_shift(c, -0.0), exact (x * c + -0 is x * c, signed zeros included)."""
+    a, b = _two_operands(call)
+    if _is_tensor(a) and _is_tensor(b):
+        return _tensor_pair(call, "multiply")
+    shape = tuple(call.input_shapes[0])
+    return _scale_shift(shape, _channels(call, _constant(call, b if _is_tensor(a) else a), shape), np.float32(-0.0))
+
+
+def _divide(call: OperationCall) -> list:
+    """x / y of two tensors (broadcasting, the IR op `divide`); x / c and c / x with one number c: the records divide_by and divide_into, one IEEE division each (never x * (1 / c))."""
+    a, b = _two_operands(call)
+    if _is_tensor(a) and _is_tensor(b):
+        return _tensor_pair(call, "divide")
+    shape = call.tensor_only_shape()
+    if _is_tensor(a):
+        record = make_record("divide_by", call.where(), divisor=_scalar(call, _constant(call, b), "divides by"))
+    else:
+        record = make_record("divide_into", call.where(), dividend=_scalar(call, _constant(call, a), "divides"))
+    return [Op("activation", shape, {"activation": record})]
+
+
+def _extremum(op: str):
+    record_name = f"{op}_constant"
+
+    def convert(call: OperationCall) -> list:
+        a, b = _two_operands(call)
+        if _is_tensor(a) and _is_tensor(b):
+            return _tensor_pair(call, op)
+        value = _scalar(call, _constant(call, b if _is_tensor(a) else a), "compares with")
+        record = make_record(record_name, call.where(), value=value)
+        return [Op("activation", call.tensor_only_shape(), {"activation": record})]
+
+    convert.__doc__ = (f"{op}(x, y) of two tensors (broadcasting, the IR op `{op}`); with one number: the record "
+                       f"`{record_name}` (a tie of +0 and -0 keeps the tensor's value)")
+    return convert
+
+
+def _negative(call: OperationCall) -> list:
+    """-x: scale_shift(-1, -0.0), exact for every value (signed zeros and NaN included)."""
+    shape = call.tensor_only()
+    if not shape:
+        raise call.error("needs an input with at least one axis besides the batch")
+    return _scale_shift(shape, np.float32(-1), np.float32(-0.0))
+
+
+def _clip(call: OperationCall) -> list:
+    """`clip` with x_min and x_max numbers from the config (tf.clip_by_value); tensor-valued bounds are refused."""
+    shape = call.tensor_only()
+    bounds = {}
+    for key in ("x_min", "x_max"):
+        if key not in call.config:
+            raise call.error(f"has no {key!r} in its config")
+        value = call.config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise call.error(f"has {key}={str(value)[:80]}; only number bounds are supported (not tensors or None)")
+        bounds[key] = value
+    record = make_record("clip", call.where(), low=bounds["x_min"], high=bounds["x_max"])
+    return [Op("activation", shape, {"activation": record})]
+
+
 # Keras operation class name -> converter. docs/layers.md is generated from this table.
 OPERATIONS = {
+    "Absolute": _activation("abs"),
+    "Add": _add,
     "Celu": _activation("celu", ("alpha",)),
+    "Clip": _clip,
+    "Divide": _divide,
     "Elu": _activation("elu", ("alpha",)),
     "Exp": _activation("exponential"),
     "Gelu": _activation("gelu", flags=("approximate",)),
@@ -125,8 +302,13 @@ OPERATIONS = {
     "HardSilu": _activation("hard_silu"),
     "HardTanh": _activation("hard_tanh"),
     "LeakyRelu": _activation("leaky_relu", ("negative_slope",)),
+    "Log": _activation("log"),
     "LogSigmoid": _activation("log_sigmoid"),
     "LogSoftmax": _activation("log_softmax", axis_wise=True),
+    "Maximum": _extremum("maximum"),
+    "Minimum": _extremum("minimum"),
+    "Multiply": _multiply,
+    "Negative": _negative,
     "ReLU": _relu,
     "Relu": _plain_relu,
     "Relu6": _activation("relu6"),
@@ -140,8 +322,12 @@ OPERATIONS = {
     "SparsePlus": _activation("sparse_plus"),
     "SparseSigmoid": _activation("sparse_sigmoid"),
     "Sparsemax": _activation("sparsemax", axis_wise=True),
+    "Sqrt": _activation("sqrt"),
+    "Square": _activation("square"),
     "Squareplus": _activation("squareplus", ("b",)),
+    "Subtract": _subtract,
     "Tanh": _activation("tanh"),
     "TanhShrink": _activation("tanh_shrink"),
     "Threshold": _activation("threshold", ("threshold", "default_value")),
+    "TrueDivide": _divide,
 }

@@ -11,7 +11,11 @@ from runtime_py.errors import ModelFormatError
 
 # Activation name -> its parameters, in kernel argument order.
 ACTIVATIONS = {
+    "abs": (),
     "celu": ("alpha",),
+    "clip": ("low", "high"),
+    "divide_by": ("divisor",),
+    "divide_into": ("dividend",),
     "elu": ("alpha",),
     "exponential": (),
     "gelu": ("approximate",),
@@ -23,7 +27,10 @@ ACTIVATIONS = {
     "leaky_relu": ("negative_slope",),
     "linear": (),
     "log_sigmoid": (),
+    "log": (),
     "log_softmax": (),
+    "maximum_constant": ("value",),
+    "minimum_constant": ("value",),
     "mish": (),
     "relu": ("negative_slope", "has_max_value", "max_value", "threshold"),
     "relu6": (),
@@ -37,6 +44,8 @@ ACTIVATIONS = {
     "sparse_plus": (),
     "sparse_sigmoid": (),
     "sparsemax": (),
+    "sqrt": (),
+    "square": (),
     "squareplus": ("b",),
     "tanh": (),
     "tanh_shrink": (),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from runtime_py.activations_numpy import (SELU_SCALE, SELU_SCALE_ALPHA, F32, _erfc, _hard_sigmoid, _sigmoid,
-                                          _softplus, thresholded_relu_steps)
+                                          _softplus, flush_subnormals, thresholded_relu_steps)
 
 ONE, HALF, ZERO = F32(1), F32(0.5), F32(0)
 TINY = np.finfo(F32).tiny
@@ -285,3 +285,43 @@ def threshold_backward(grad, x, y, rows, n, threshold, default_value):
 
 def thresholded_relu_backward(grad, x, y, rows, n, theta):
     return grad * thresholded_relu_steps(x, theta)
+
+
+# ---- elementwise math of keras.ops -----------------------------------------------------------
+
+
+def abs_backward(grad, x, y, rows, n):
+    return grad * np.sign(x)  # TensorFlow's AbsGrad: g * sign(x); np.sign(NaN) is NaN
+
+
+def square_backward(grad, x, y, rows, n):
+    return grad * (F32(2) * x)
+
+
+def sqrt_backward(grad, x, y, rows, n):
+    return np.where(grad == ZERO, ZERO, (HALF * grad) / y)  # SqrtGrad: 0 where g is 0 (cwise_ops_gradients.h)
+
+
+def log_backward(grad, x, y, rows, n):
+    return grad * (ONE / flush_subnormals(x))  # g * reciprocal(x), x read as the forward did
+
+
+def clip_backward(grad, x, y, rows, n, low, high):
+    return _clip_grad(grad, x, low, high)
+
+
+def maximum_constant_backward(grad, x, y, rows, n, value):
+    return _where(x >= F32(value), grad)  # tf.maximum's gradient: x >= c takes it
+
+
+def minimum_constant_backward(grad, x, y, rows, n, value):
+    return _where(x <= F32(value), grad)
+
+
+def divide_by_backward(grad, x, y, rows, n, divisor):
+    return grad / F32(divisor)
+
+
+def divide_into_backward(grad, x, y, rows, n, dividend):
+    x = flush_subnormals(x)
+    return grad * ((-F32(dividend) / x) / x)

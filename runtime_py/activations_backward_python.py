@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from runtime_py.activations_python import (EXP_LIMIT, FLT_MIN, INF, SELU_SCALE, SELU_SCALE_ALPHA, _div, _f32,
-                                           _hard_sigmoid, _rows, _sigmoid, _softplus, thresholded_relu_steps)
+                                           _flush, _hard_sigmoid, _rows, _sigmoid, _softplus, thresholded_relu_steps)
 
 TWO_OVER_ROOT_PI = _f32(2.0 / math.sqrt(math.pi))
 
@@ -299,3 +299,53 @@ def threshold_backward(grad, x, y, rows, n, threshold, default_value):
 def thresholded_relu_backward(grad, x, y, rows, n, theta):
     # through the multiplication x * step: g * step (an inf or NaN g gives NaN where the step is 0)
     return [g * s for g, s in zip(grad, thresholded_relu_steps(x, theta))]
+
+
+# ---- elementwise math of keras.ops -----------------------------------------------------------
+
+
+def _sign(v: float) -> float:
+    """tf.sign: -1, 0 or 1; NaN for NaN."""
+    return 1.0 if v > 0.0 else (-1.0 if v < 0.0 else (0.0 if v == 0.0 else math.nan))
+
+
+def abs_backward(grad, x, y, rows, n):
+    return [g * _sign(v) for g, v in zip(grad, x)]  # TensorFlow's AbsGrad: g * sign(x)
+
+
+def square_backward(grad, x, y, rows, n):
+    return [g * _f32(2.0 * v) for g, v in zip(grad, x)]  # g * (2 * x)
+
+
+def sqrt_backward(grad, x, y, rows, n):
+    # TensorFlow's SqrtGrad (cwise_ops_gradients.h): 0 where g is 0, else (0.5 * g) / y
+    return [_div(_f32(0.5 * g), r) if g != 0.0 else 0.0 for g, r in zip(grad, y)]
+
+
+def log_backward(grad, x, y, rows, n):
+    return [g * _f32(_div(1.0, _flush(v))) for g, v in zip(grad, x)]  # g * reciprocal(x), x read as the forward did
+
+
+def clip_backward(grad, x, y, rows, n, low, high):
+    lo, hi = _f32(low), _f32(high)
+    return [_clip_grad(g, v, lo, hi) for g, v in zip(grad, x)]
+
+
+def maximum_constant_backward(grad, x, y, rows, n, value):
+    c = _f32(value)
+    return [g if v >= c else 0.0 for g, v in zip(grad, x)]  # tf.maximum's gradient: x >= c takes it
+
+
+def minimum_constant_backward(grad, x, y, rows, n, value):
+    c = _f32(value)
+    return [g if v <= c else 0.0 for g, v in zip(grad, x)]
+
+
+def divide_by_backward(grad, x, y, rows, n, divisor):
+    d = _f32(divisor)
+    return [_div(g, d) for g in grad]  # RealDiv's gradient: g / divisor
+
+
+def divide_into_backward(grad, x, y, rows, n, dividend):
+    c = _f32(dividend)
+    return [g * _f32(_div(_f32(_div(-c, _flush(v))), _flush(v))) for g, v in zip(grad, x)]  # g * ((-c / x) / x)

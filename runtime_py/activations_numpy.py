@@ -285,3 +285,49 @@ def thresholded_relu_steps(x, theta):
 def thresholded_relu_forward(x, rows, n, theta):
     # Keras 2: x * cast(x > theta), a multiplication (NaN and -inf give NaN)
     return _write(x, x * thresholded_relu_steps(x, theta))
+
+
+# ---- elementwise math of keras.ops (functional models calling them on tensors) ----------------
+
+
+def abs_forward(x, rows, n):
+    return np.abs(x, out=x)
+
+
+def square_forward(x, rows, n):
+    return np.multiply(x, x, out=x)
+
+
+def flush_subnormals(x):
+    """Subnormal inputs read as zeros of their sign, as TensorFlow's denormals-are-zero reads them."""
+    return np.where(np.abs(x) < np.finfo(F32).tiny, x * ZERO, x)
+
+
+def sqrt_forward(x, rows, n):
+    return np.sqrt(flush_subnormals(x), out=x)
+
+
+def log_forward(x, rows, n):
+    return np.log(flush_subnormals(x), out=x)
+
+
+def clip_forward(x, rows, n, low, high):
+    return _write(x, _clip(x, low, high))
+
+
+def maximum_constant_forward(x, rows, n, value):
+    c = F32(value)
+    return _write(x, np.where(x < c, c, x))  # tf.maximum: NaN and ties keep x
+
+
+def minimum_constant_forward(x, rows, n, value):
+    c = F32(value)
+    return _write(x, np.where(x > c, c, x))
+
+
+def divide_by_forward(x, rows, n, divisor):
+    return np.divide(flush_subnormals(x), F32(divisor), out=x)
+
+
+def divide_into_forward(x, rows, n, dividend):
+    return np.divide(F32(dividend), flush_subnormals(x), out=x)

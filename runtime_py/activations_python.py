@@ -317,3 +317,64 @@ def thresholded_relu_forward(x, rows, n, theta):
     # Keras 2: x * cast(x > theta), a multiplication, so NaN and -inf give NaN and x <= theta gives x * 0
     # (-0.0 below 0)
     return [v * s for v, s in zip(x, thresholded_relu_steps(x, theta))]
+
+
+# ---- elementwise math of keras.ops (functional models calling them on tensors) ----------------
+
+
+def abs_forward(x, rows, n):
+    return [abs(v) for v in x]  # abs(NaN) is NaN
+
+
+def square_forward(x, rows, n):
+    return [v * v for v in x]  # exact in double; the engine's rounding is float32's
+
+
+def _flush(v: float) -> float:
+    """A subnormal input read as a zero of its sign, as TensorFlow's denormals-are-zero reads it."""
+    return v * 0.0 if -FLT_MIN < v < FLT_MIN else v
+
+
+def sqrt_forward(x, rows, n):
+    # math.sqrt raises below 0; sqrt is correctly rounded, and so is its rounding from double to float32
+    out = []
+    for v in x:
+        v = _flush(v)
+        out.append(math.sqrt(v) if v >= 0.0 else (v if v != v else math.nan))
+    return out
+
+
+def log_forward(x, rows, n):
+    out = []
+    for v in x:
+        v = _flush(v)
+        if v > 0.0:
+            out.append(math.log(v))  # also inf
+        else:
+            out.append(-INF if v == 0.0 else math.nan)  # log(+-0) = -inf; below 0 and NaN: NaN
+    return out
+
+
+def clip_forward(x, rows, n, low, high):
+    lo, hi = _f32(low), _f32(high)
+    return [_clip(v, lo, hi) for v in x]
+
+
+def maximum_constant_forward(x, rows, n, value):
+    c = _f32(value)
+    return [c if v < c else v for v in x]  # tf.maximum: NaN (v < c false) and ties keep x
+
+
+def minimum_constant_forward(x, rows, n, value):
+    c = _f32(value)
+    return [c if v > c else v for v in x]
+
+
+def divide_by_forward(x, rows, n, divisor):
+    d = _f32(divisor)
+    return [_div(_flush(v), d) for v in x]  # double division rounded to float32: the float32 quotient
+
+
+def divide_into_forward(x, rows, n, dividend):
+    c = _f32(dividend)
+    return [_div(c, _flush(v)) for v in x]

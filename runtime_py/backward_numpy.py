@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from runtime_py.activations_numpy import flush_subnormals
 from runtime_py.kernels_numpy import unit_norm_forward
 
 F32 = np.float32
@@ -108,6 +109,12 @@ def add_backward(grad, count):
 
 def subtract_backward(grad):
     return [grad.copy(), -grad]
+
+
+def divide_backward(grad, a, b):
+    """TensorFlow's RealDiv gradient: a gets g / b, b gets g * ((-a / b) / b), a and b read as the forward did."""
+    a, b = flush_subnormals(a), flush_subnormals(b)
+    return [grad / b, grad * ((-a / b) / b)]
 
 
 def multiply_backward(grad, *inputs):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from operator import mul
 
-from runtime_py.activations_python import _div, _f32
+from runtime_py.activations_python import _div, _f32, _flush
 from runtime_py.kernels_python import _max, _min, _rows, unit_norm_forward
 
 
@@ -132,6 +132,13 @@ def add_backward(grad, count):
 
 def subtract_backward(grad):
     return [list(grad), [-g for g in grad]]
+
+
+def divide_backward(grad, a, b):
+    """TensorFlow's RealDiv gradient: a gets g / b, b gets g * ((-a / b) / b), a and b read as the forward did."""
+    a, b = [_flush(v) for v in a], [_flush(v) for v in b]
+    return [[_div(g, y) for g, y in zip(grad, b)],
+            [g * _f32(_div(_f32(_div(-x, y)), y)) for g, x, y in zip(grad, a, b)]]
 
 
 def multiply_backward(grad, *inputs):

@@ -165,7 +165,7 @@ class Tape:
             return lambda g, xs, y, pre: rule(g, count)
         if op == "subtract":
             return lambda g, xs, y, pre: rule(g)
-        if op in ("multiply", "maximum", "minimum"):
+        if op in ("multiply", "maximum", "minimum", "divide"):
             return lambda g, xs, y, pre: rule(g, *xs)
         if op == "dot":
             normalize = attrs["normalize"]

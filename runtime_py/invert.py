@@ -51,6 +51,11 @@ NOT_INVERTIBLE = {
     "silu": "is not monotonic (it has a minimum near -1.28): two inputs give the same output",
     "mish": "is not monotonic (it has a minimum near -1.19): two inputs give the same output",
     "tanh_shrink": "has no closed-form inverse in kerasless",
+    "abs": "gives the same output for x and -x",
+    "square": "gives the same output for x and -x",
+    "clip": "clips to [low, high]: every input beyond gives low or high",
+    "maximum_constant": "is flat below its value: those inputs all give the value",
+    "minimum_constant": "is flat above its value: those inputs all give the value",
 }
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from runtime_py.activations_numpy import flush_subnormals
+
 # ---- ops -------------------------------------------------------------------
 
 
@@ -153,6 +155,11 @@ def add_forward(*inputs):
 
 def subtract_forward(a, b):
     return a - b
+
+
+def divide_forward(a, b):
+    """a / b, subnormals read as zeros (TensorFlow's denormals-are-zero)."""
+    return flush_subnormals(a) / flush_subnormals(b)
 
 
 def multiply_forward(*inputs):

@@ -12,6 +12,8 @@ import math
 from array import array
 from operator import mul
 
+from runtime_py.activations_python import _div, _flush
+
 # ---- ops -------------------------------------------------------------------
 
 
@@ -175,6 +177,11 @@ def add_forward(*inputs):
 
 def subtract_forward(a, b):
     return [x - y for x, y in zip(a, b)]
+
+
+def divide_forward(a, b):
+    """a / b, subnormals read as zeros (TensorFlow's denormals-are-zero): one IEEE division per value."""
+    return [_div(_flush(x), _flush(y)) for x, y in zip(a, b)]
 
 
 def multiply_forward(*inputs):

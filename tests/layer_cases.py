@@ -49,6 +49,12 @@ def _op(keras, shape, function, name):
     return keras.Model(inputs, function(inputs), name=name)
 
 
+def _op2(keras, shapes, function, name):
+    """Two inputs -> a Keras operation called on both tensors."""
+    inputs = [keras.Input(shape, name=f"x{k}") for k, shape in enumerate(shapes)]
+    return keras.Model(inputs, function(*inputs), name=name)
+
+
 def operation_cases(keras):
     """Rows "Op<class>[_variant]" for exporter/operations.py: one per Keras operation class.
 
@@ -88,6 +94,36 @@ def operation_cases(keras):
         "OpTanh": lambda: _op(keras, (7,), A.tanh, "op_tanh"),
         "OpTanhShrink": lambda: _op(keras, (7,), A.tanh_shrink, "op_tanh_shrink"),
         "OpThreshold": lambda: _op(keras, (7,), lambda x: A.threshold(x, 0.5, -1.0), "op_threshold"),
+        # arithmetic and elementwise math (keras.src.ops.numpy)
+        "OpAbsolute": lambda: _op(keras, (7,), ops.abs, "op_abs"),
+        "OpAdd": lambda: _op2(keras, [(3, 4), (3, 4)], ops.add, "op_add"),
+        "OpAdd_broadcast": lambda: _op2(keras, [(3, 4), (1, 4)], lambda x, y: x + y, "op_add_bc"),
+        "OpAdd_constant": lambda: _op(keras, (7,), lambda x: x + 0.1, "op_add_c"),
+        "OpAdd_left": lambda: _op(keras, (3, 4), lambda x: ops.add(-2.5, x), "op_add_left"),
+        "OpAdd_channels": lambda: _op(keras, (3, 4), lambda x: x + np.array([0.5, -1.0, 0.1, 3.0], np.float32),
+                                      "op_add_ch"),
+        "OpSubtract": lambda: _op2(keras, [(5,), (5,)], lambda x, y: x - y, "op_sub"),
+        "OpSubtract_constant": lambda: _op(keras, (7,), lambda x: x - 0.3, "op_sub_c"),
+        "OpSubtract_left": lambda: _op(keras, (7,), lambda x: 0.7 - x, "op_sub_left"),
+        "OpMultiply": lambda: _op2(keras, [(4, 1), (4, 3)], ops.multiply, "op_mul_bc"),
+        "OpMultiply_constant": lambda: _op(keras, (7,), lambda x: x * 0.1, "op_mul_c"),
+        "OpMultiply_channels": lambda: _op(keras, (2, 3), lambda x: ops.multiply(
+            np.array([[2.0, -0.5, 1e-3]], np.float32), x), "op_mul_ch"),
+        "OpDivide": lambda: _op2(keras, [(2, 5), (2, 5)], ops.divide, "op_div"),
+        "OpDivide_broadcast": lambda: _op2(keras, [(1, 5), (3, 1)], lambda x, y: x / y, "op_div_bc"),
+        "OpDivide_constant": lambda: _op(keras, (7,), lambda x: ops.divide(x, 3.0), "op_div_c"),
+        "OpTrueDivide": lambda: _op(keras, (7,), lambda x: x / 0.7, "op_truediv"),
+        "OpTrueDivide_left": lambda: _op(keras, (7,), lambda x: 3.0 / x, "op_truediv_left"),
+        "OpNegative": lambda: _op(keras, (7,), lambda x: -x, "op_neg"),
+        "OpSquare": lambda: _op(keras, (7,), ops.square, "op_square"),
+        "OpSqrt": lambda: _op(keras, (7,), lambda x: ops.sqrt(ops.abs(x)), "op_sqrt"),
+        "OpSqrt_negative": lambda: _op(keras, (7,), ops.sqrt, "op_sqrt_neg"),
+        "OpLog": lambda: _op(keras, (7,), lambda x: ops.log(ops.square(x)), "op_log"),
+        "OpClip": lambda: _op(keras, (7,), lambda x: ops.clip(x, -0.5, 0.8), "op_clip"),
+        "OpMaximum": lambda: _op2(keras, [(6,), (6,)], ops.maximum, "op_max"),
+        "OpMaximum_constant": lambda: _op(keras, (7,), lambda x: ops.maximum(x, 0.2), "op_max_c"),
+        "OpMinimum": lambda: _op2(keras, [(2, 3), (2, 1)], ops.minimum, "op_min_bc"),
+        "OpMinimum_constant": lambda: _op(keras, (7,), lambda x: ops.minimum(-0.4, x), "op_min_c"),
     }
 
 
@@ -95,12 +131,11 @@ def keras_reads_h5(name) -> bool:
     """Whether Keras 3 loads the case's legacy .h5 file.
 
     It cannot load operation nodes there ("Unknown layer: 'Celu'": the file records no module), so the
-    files front-end reads them, but for the operations named like a layer with the same config
-    (ReLU, Softmax), which it loads as that layer.
+    files front-end reads them, but for the operations named like a layer with the same config and
+    one tensor argument (ReLU, Softmax), which it loads as that layer. Add, Multiply, Maximum, ...
+    are layer names too, but Keras fails to call those layers with the operation's arguments.
     """
-    from exporter.converters import LAYERS
-
-    return not name.startswith("Op") or name.split("_")[0][len("Op"):] in LAYERS
+    return not name.startswith("Op") or name.split("_")[0][len("Op"):] in ("ReLU", "Softmax")
 
 
 def cases(keras):

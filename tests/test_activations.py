@@ -94,9 +94,25 @@ KERNEL_ROWS = [
      "x * tf.cast(tf.greater(x, tf.constant(0.3, x.dtype)), x.dtype)"),
     ("thresholded_relu-negative", "thresholded_relu", {"theta": -1.5},
      "x * tf.cast(tf.greater(x, tf.constant(-1.5, x.dtype)), x.dtype)"),
+    # keras.ops on tensors (exporter/operations.py): elementwise records that no Keras activation name gives
+    ("abs", "abs", {}, "ops.abs(x)"),
+    ("square", "square", {}, "ops.square(x)"),
+    ("sqrt", "sqrt", {}, "ops.sqrt(x)"),
+    ("log", "log", {}, "ops.log(x)"),
+    ("clip", "clip", {"low": -0.5, "high": 2.5}, "ops.clip(x, -0.5, 2.5)"),
+    ("clip-crossed", "clip", {"low": 1.0, "high": -1.0}, "ops.clip(x, 1.0, -1.0)"),
+    ("maximum_constant", "maximum_constant", {"value": 0.3}, "ops.maximum(x, 0.3)"),
+    ("maximum_constant-zero", "maximum_constant", {"value": 0.0}, "ops.maximum(x, 0.0)"),
+    ("minimum_constant", "minimum_constant", {"value": -1.5}, "ops.minimum(x, -1.5)"),
+    ("divide_by", "divide_by", {"divisor": 3.0}, "ops.divide(x, 3.0)"),
+    ("divide_by-zero", "divide_by", {"divisor": 0.0}, "ops.divide(x, 0.0)"),
+    ("divide_into", "divide_into", {"dividend": 3.0}, "ops.divide(3.0, x)"),
+    ("divide_into-negative", "divide_into", {"dividend": -0.7}, "ops.divide(-0.7, x)"),
 ]
 # Activations that need arguments: no Keras model can use them by name.
 NEEDS_ARGUMENTS = {"threshold", "thresholded_relu"}
+
+OPERATION_ONLY = exporter_activations.OPERATION_ONLY  # keras.ops records: no string activation names them
 
 # Every name Keras 3 accepts as a string activation (keras.activations.get), except threshold,
 # which needs arguments. The aliases are exported as their IR name.
@@ -145,7 +161,7 @@ def kernel_x():
 def keras_reference(tf_keras, call: str, x: np.ndarray) -> np.ndarray:
     """keras.activations.<call> in graph mode (as model.predict runs it) on the rows of x."""
     tf, keras = tf_keras
-    fn = tf.function(lambda t: eval(call, {"x": t, "tf": tf, **vars(keras.activations)}), autograph=False)  # noqa: S307
+    fn = tf.function(lambda t: eval(call, {"x": t, "tf": tf, "ops": keras.ops, **vars(keras.activations)}), autograph=False)  # noqa: S307
     return np.asarray(fn(tf.constant(x)))
 
 
@@ -212,7 +228,7 @@ def test_every_activation_has_kernels_and_a_test_row(name):
     assert f"#ifndef KERASLESS_KERNEL_{name.upper()}" in text
     assert re.search(rf"static inline void kl_{name}_forward\(float \*out,", text), f"no kl_{name}_forward"
     assert name in {row[1] for row in KERNEL_ROWS}, f"no kernel test row for {name}"
-    if name not in NEEDS_ARGUMENTS:
+    if name not in NEEDS_ARGUMENTS and name not in OPERATION_ONLY:
         assert name in {exporter_activations.ALIASES.get(s, s) for s in STRING_ACTIVATIONS + HALVING}
 
 
@@ -262,6 +278,10 @@ def test_string_activations_spell_out_every_parameter():
     serialized["module"] = "builtins"  # Keras 3.15's keras.saving.serialize_keras_object(keras.activations.elu)
     assert convert(serialized, "L") == {"name": "elu", "alpha": 1.0}
     for name in exporter_activations.ACTIVATIONS:
+        if name in OPERATION_ONLY:
+            with pytest.raises(ExportError, match="is not supported"):
+                convert(name, "L")
+            continue
         if name in NEEDS_ARGUMENTS:
             continue
         record = convert(name, "L")

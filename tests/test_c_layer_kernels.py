@@ -18,7 +18,7 @@ import pytest
 from cbuild import READ_FLOATS_C, RUNTIME_C, SANITIZE, build, float32_bytes, read_float32, run
 
 KERNELS = ("scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm", "standardize", "transpose", "broadcast",
-           "repeat", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum", "dot")
+           "repeat", "concatenate", "add", "subtract", "divide", "multiply", "average", "maximum", "minimum", "dot")
 FOLDS = ("add", "multiply", "average", "maximum", "minimum")
 
 DRIVER = r"""
@@ -120,11 +120,15 @@ int main(int argc, char **argv)
         }
         out = output(0, in, size);
         kl_concatenate_forward(out, (const float *const *)in, a + 2, count, a[1]);
-    } else if (strcmp(kernel, "subtract") == 0) { /* size */
+    } else if (strcmp(kernel, "subtract") == 0 || strcmp(kernel, "divide") == 0) { /* size */
         count = 2, size = (size_t)a[0];
         in[0] = read_floats(size), in[1] = read_floats(size);
         out = output(in_place, in, size);
-        kl_subtract_forward(out, in[0], in[1], a[0]);
+        if (kernel[0] == 's') {
+            kl_subtract_forward(out, in[0], in[1], a[0]);
+        } else {
+            kl_divide_forward(out, in[0], in[1], a[0]);
+        }
     } else if (strcmp(kernel, "dot") == 0) { /* n normalize */
         count = 2, size = 1;
         in[0] = read_floats((size_t)a[0]), in[1] = read_floats((size_t)a[0]);
@@ -438,6 +442,21 @@ def test_subtract(driver, in_place):
     rng = np.random.default_rng(8)
     a, b = np.concatenate([data(rng, 10), EXTREMES]), np.concatenate([EXTREMES[::-1], data(rng, 10)])
     same(call(driver, "subtract", [a.size], [a, b], (a.size,), in_place), a - b)
+
+
+@pytest.mark.parametrize("in_place", [0, 1, 2])
+def test_divide(driver, in_place):
+    """One IEEE division per value, subnormals read as zeros of their sign (TensorFlow's denormals-are-zero)."""
+    rng = np.random.default_rng(8)
+    a = np.concatenate([data(rng, 10), EXTREMES, f32([1e-40, -1e-40, 1.0, 1.0, 1e-40])])
+    b = np.concatenate([EXTREMES[::-1], data(rng, 10), f32([0.0, 2.0, 1e-40, -1e-40, -1e-40])])
+    flushed = [np.where(np.abs(v) < np.finfo(np.float32).tiny, v * np.float32(0), v) for v in (a, b)]
+    with np.errstate(all="ignore"):
+        want = flushed[0] / flushed[1]
+    got = call(driver, "divide", [a.size], [a, b], (a.size,), in_place)
+    same(got, want)
+    assert np.isnan(got[-5]) and got[-4] == 0 and np.signbit(got[-4]) and np.isposinf(got[-3])
+    assert np.isneginf(got[-2]) and np.isnan(got[-1])
 
 
 @pytest.mark.parametrize("normalize", [0, 1])

@@ -53,7 +53,7 @@ def activation_vjp(tf, call: str, x: np.ndarray, cotangent: np.ndarray) -> np.nd
     def vjp(t, c):
         with tf.GradientTape() as tape:
             tape.watch(t)
-            y = eval(call, {"x": t, "tf": tf, **vars(keras.activations)})  # noqa: S307 (a row of the table)
+            y = eval(call, {"x": t, "tf": tf, "ops": keras.ops, **vars(keras.activations)})  # noqa: S307 (a row of the table)
         return tape.gradient(y, t, output_gradients=c)
 
     return np.asarray(tf.function(vjp, autograph=False)(tf.constant(x), tf.constant(cotangent)))

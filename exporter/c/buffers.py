@@ -13,7 +13,7 @@ from exporter.ir import Graph, size_of
 # each output value is computed from the same position of the inputs, or a row is read in full
 # before it is written. dense, transpose, broadcast, repeat, concatenate, dot and matmul never run in place.
 IN_PLACE_OPS = frozenset({"activation", "scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm", "standardize",
-                          "add", "subtract", "multiply", "average", "maximum", "minimum"})
+                          "add", "subtract", "divide", "multiply", "average", "maximum", "minimum"})
 
 
 @dataclass

@@ -26,8 +26,8 @@ ACTIVATION_PARAMS = getattr(_activations, "PARAMETERS", {})
 # activation node needs runtime_c/<activation>.h). An op missing from either keeps a model
 # from getting a header, with the layer named (header_unsupported).
 C_OPS = ("dense", "activation", "reshape", "scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm",
-         "standardize", "transpose", "broadcast", "repeat", "concatenate", "add", "subtract", "multiply", "average", "maximum",
-         "minimum", "dot", "matmul")
+         "standardize", "transpose", "broadcast", "repeat", "concatenate", "add", "subtract", "divide", "multiply",
+         "average", "maximum", "minimum", "dot", "matmul")
 
 
 def header_unsupported(graph: Graph) -> str | None:
@@ -259,8 +259,8 @@ def forward_calls(node, index: int, var: str, srcs: list, in_shapes: list, array
         parts, _ = merge_locals(index)
         calls += [f"const float *const {parts}[{len(srcs)}] = {{{c_list(srcs)}}};",
                   f"kl_{op}_forward({var}, {parts}, {len(srcs)}, {size});"]
-    elif op == "subtract":
-        calls.append(f"kl_subtract_forward({var}, {srcs[0]}, {srcs[1]}, {size});")
+    elif op in ("subtract", "divide"):
+        calls.append(f"kl_{op}_forward({var}, {srcs[0]}, {srcs[1]}, {size});")
     elif op == "dot":
         note += " (normalized)" if node.attrs["normalize"] else ""
         calls.append(f"kl_dot_forward({var}, {srcs[0]}, {srcs[1]}, {size_of(in_shapes[0])}, "

@@ -205,8 +205,9 @@ def _backward_calls(node, index, value, grad, shapes, arrays) -> tuple:
         a, b = in_shapes
         return [f"kl_matmul_backward({dsrcs[0]}, {dsrcs[1]}, {g}, {srcs[0]}, {srcs[1]}, {a_index}, {b_index}, "
                 f"{size_of(lead)}, {a[-2]}, {a[-1]}, {b[-1]});"], ["matmul_backward"]
-    if op in ("subtract", "dot"):
-        tail = f"{size}" if op == "subtract" else f"{srcs[0]}, {srcs[1]}, {size_of(in_shapes[0])}, {int(attrs['normalize'])}"
+    if op in ("subtract", "divide", "dot"):
+        tail = (f"{size}" if op == "subtract" else f"{srcs[0]}, {srcs[1]}, {size}" if op == "divide"
+                else f"{srcs[0]}, {srcs[1]}, {size_of(in_shapes[0])}, {int(attrs['normalize'])}")
         return [f"kl_{op}_backward({dsrcs[0]}, {dsrcs[1]}, {g}, {tail});"], [f"{op}_backward"]
     targets = f"dargs{index}"
     calls = [f"float *const {targets}[{len(dsrcs)}] = {{{c_list(dsrcs)}}};"]

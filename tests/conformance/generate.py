@@ -105,6 +105,12 @@ def dot_of(keras, shapes, **kwargs):
     return keras.Model(inputs, keras.layers.Dot(**kwargs)(inputs))
 
 
+def operation(keras, count, function, shape=(8,)):
+    """A functional model calling a keras.ops function on its inputs (an operation node, exporter/operations.py)."""
+    inputs = [keras.Input(shape=shape, name=f"x{k}") for k in range(count)]
+    return keras.Model(inputs, function(*inputs))
+
+
 def broadcasting_merges(keras):
     """Multiply of (4, 3) by (1, 3), then Add of (3,): both merges read broadcast nodes."""
     a, b, c = keras.Input(shape=(4, 3), name="a"), keras.Input(shape=(1, 3), name="b"), keras.Input(shape=(3,), name="c")
@@ -200,6 +206,25 @@ def keras_cases(keras) -> dict:
                    lambda k, rng: dot_of(k, [(3, 4), (4, 5)], axes=(2, 1))),
         "matmul_transposed_normalize": ("Dot of (3, 4) and (5, 4) on axis -1, normalized: unit_norm, transpose, matmul",
                                         lambda k, rng: dot_of(k, [(3, 4), (5, 4)], axes=-1, normalize=True)),
+        # keras.ops called on tensors in functional models
+        "op_abs": ("keras.ops.abs", lambda k, rng: operation(k, 1, k.ops.abs)),
+        "op_square": ("keras.ops.square (overflow to inf)", lambda k, rng: operation(k, 1, k.ops.square)),
+        "op_sqrt": ("keras.ops.sqrt (NaN below 0, subnormals as zeros)", lambda k, rng: operation(k, 1, k.ops.sqrt)),
+        "op_log": ("keras.ops.log (-inf at 0, NaN below, subnormals as zeros)", lambda k, rng: operation(k, 1, k.ops.log)),
+        "op_clip": ("keras.ops.clip with number bounds", lambda k, rng: operation(
+            k, 1, lambda x: k.ops.clip(x, -0.5, 3.0))),
+        "op_maximum_constant": ("keras.ops.maximum of a tensor and a number", lambda k, rng: operation(
+            k, 1, lambda x: k.ops.maximum(x, 0.0))),
+        "op_minimum_constant": ("keras.ops.minimum of a tensor and a number", lambda k, rng: operation(
+            k, 1, lambda x: k.ops.minimum(x, 1.5))),
+        "op_divide_by": ("a tensor divided by a number: one division, not a multiplication by 1/c",
+                         lambda k, rng: operation(k, 1, lambda x: x / 0.7)),
+        "op_divide_into": ("a number divided by a tensor (subnormals as zeros)", lambda k, rng: operation(
+            k, 1, lambda x: 3.0 / x)),
+        "op_divide": ("keras.ops.divide of two tensors (subnormals as zeros)", lambda k, rng: operation(
+            k, 2, k.ops.divide)),
+        "op_arithmetic_constants": ("x * 0.1, then + 2.5, then 1 - that, then its negative: exact scale_shift nodes",
+                                    lambda k, rng: operation(k, 1, lambda x: -(1.0 - (x * 0.1 + 2.5)))),
     })
     return cases
 

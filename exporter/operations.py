@@ -13,11 +13,17 @@ and there an entry is an operation when its class is one and its config lacks th
 `dtype` keys every Keras layer writes (Keras 3 itself cannot load such a .h5 file: "Unknown layer:
 'Celu'", so the files front-end reads it). The entries are read as data: nothing they name is
 imported. docs/layers.md lists this table.
+
+Arithmetic operations (keras.src.ops.numpy: Add, Subtract, Multiply, Divide/TrueDivide, Maximum,
+Minimum) take their operands as call arguments: two tensors (lowered as the merge layers are,
+broadcast included), or a tensor and a constant, a number or {"class_name": "__numpy__", "config":
+{"value": [...], "dtype": "float32"}}. A constant becomes a scale_shift only where that is bit-exact
+(x * c + -0.0, x * 1 + c, x * -1 + c); a division by or of a number stays one division (the records
+divide_by and divide_into), never a multiplication by 1 / c.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -180,7 +186,7 @@ def _scale_shift(shape: tuple, scale: np.ndarray, shift: np.ndarray) -> list:
 def _scalar(call: OperationCall, value: np.ndarray, what: str) -> float:
     """One number for an elementwise record: a scalar, or an array holding one value throughout."""
     flat = value.reshape(-1)
-    if flat.size == 0 or (flat != flat[0]).any() or math.copysign(1.0, flat.min()) != math.copysign(1.0, flat.max()):
+    if flat.size == 0 or (flat != flat[0]).any() or (np.signbit(flat) != np.signbit(flat[0])).any():
         raise call.error(f"{what} a constant of shape {value.shape} with several values; only one number is supported")
     return float(flat[0])
 

@@ -621,6 +621,31 @@ def _einsum_subscripts(call: LayerCall, equation: str, rank: int) -> tuple:
     return lhs, kernel, out
 
 
+def _check_keras_bias_add(call: LayerCall, bias_axes: str, bias_shape: tuple, out_shape: tuple) -> None:
+    """Refuse a bias Keras 3 on TensorFlow adds along other axes than its bias_axes say.
+
+    EinsumDense adds its bias with keras.ops.add, which on TensorFlow turns an x2 that squeezes to a
+    vector of length L into tf.nn.bias_add when L is the size of x's last axis (added along it) or of
+    its axis 1 (NCHW: along axis 1) (keras/src/backend/tensorflow/numpy.py, add; Keras 3.15). Where
+    that differs from broadcasting (a bias over 'd' of shape (2, 1) on an output (2, 2): TensorFlow adds
+    it along the last axis), model.predict and the file's equation disagree (Keras 2 and the other
+    backends broadcast), so the export stops rather than pick one.
+    """
+    vector = [d for d in bias_shape if d > 1]
+    if len(vector) != 1 or vector[0] not in (out_shape[0], out_shape[-1]):
+        return
+    distinct = np.arange(size_of(bias_shape)).reshape(bias_shape)
+    broadcast = np.broadcast_to(distinct.reshape((1,) * (len(out_shape) - len(bias_shape)) + bias_shape), out_shape)
+    axis = len(out_shape) - 1 if out_shape[-1] == vector[0] else 0
+    along = np.broadcast_to(distinct.reshape([vector[0] if d == axis else 1 for d in range(len(out_shape))]),
+                            out_shape)
+    if not (broadcast == along).all():
+        raise call.error(f"bias_axes={bias_axes!r}: the bias of shape {bias_shape} is added by Keras 3 on TensorFlow "
+                         f"along output axis {axis + 1} of {out_shape} (keras.ops.add's bias_add shortcut), not along "
+                         f"{bias_axes!r} as the equation says; the two disagree, so kerasless cannot reproduce "
+                         "both: give the bias axes a size no other output axis has, or use the last axis")
+
+
 def _einsum_output_letters(equation: str) -> str:
     """The output's letters as written (the ellipsis left out)."""
     return equation.split("->")[1].replace("...", "")
@@ -687,6 +712,7 @@ def einsum_dense(call: LayerCall) -> list:
     weights = {"kernel": matrix}
     add_bias = None
     if bias_axes:
+        _check_keras_bias_add(call, bias_axes, bias_shape, out_shape)
         full = np.broadcast_to(arrays[1].reshape((1,) * (len(out_shape) - len(bias_shape)) + bias_shape), out_shape)
         laid = np.transpose(full, [out[1:].index(c) for c in order]).reshape(-1, k_out)
         if (laid == laid[:1]).all():

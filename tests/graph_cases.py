@@ -90,14 +90,15 @@ ACTIVATIONS = ["relu", "tanh", "sigmoid", "elu", "selu", "softplus", "gelu", "si
 
 
 def random_graph(keras, seed: int):
-    """A random MLP graph: 1-3 inputs, dense/normalization/activation layers, skips, merges, 1-3 outputs."""
+    """A random MLP graph: 1-3 inputs, dense/normalization/activation layers, skips, merges, matrix Dots and
+    EinsumDense contractions (between reshapes, so every tensor drawn from stays a vector), 1-3 outputs."""
     L = keras.layers
     rng = np.random.default_rng(seed)
     keras.utils.set_random_seed(seed)
     inputs = [keras.Input((int(rng.integers(2, 9)),), name=f"in{k}") for k in range(int(rng.integers(1, 4)))]
     tensors = list(inputs)
     for step in range(int(rng.integers(3, 9))):
-        kind = rng.choice(["dense", "dense", "dense", "merge", "concat", "norm", "act", "skip"])
+        kind = rng.choice(["dense", "dense", "dense", "merge", "concat", "norm", "act", "skip", "dot", "einsum"])
         x = tensors[int(rng.integers(len(tensors)))]
         width = int(x.shape[-1])
         if kind == "dense":
@@ -118,6 +119,17 @@ def random_graph(keras, seed: int):
         elif kind == "act":
             y = rng.choice([L.ReLU(max_value=3.0), L.LeakyReLU(), L.PReLU(), L.ELU(), L.Softmax(),
                             L.Dropout(0.3)])(x)
+        elif kind == "dot":  # (width, 1) with (width, n) on axis 1: a matmul contracting width, maybe normalized
+            n = int(rng.integers(1, 4))
+            other = L.Reshape((width, n))(L.Dense(width * n)(tensors[int(rng.integers(len(tensors)))]))
+            y = L.Flatten()(L.Dot(axes=1, normalize=bool(rng.random() < 0.5))([L.Reshape((width, 1))(x), other]))
+        elif kind == "einsum":  # (1, width) through a rank-3 kernel, the bias on one or both kernel axes
+            d, e = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+            # a bias over d alone with d == e is one Keras 3 on TensorFlow adds along e: refused (converters.py)
+            layer = L.EinsumDense("abc,cde->abde", output_shape=(1, d, e),
+                                  bias_axes=str(rng.choice(["de", "e"] + (["d"] if d != e else []))),
+                                  activation=str(rng.choice(ACTIVATIONS)))
+            y = L.Flatten()(layer(L.Reshape((1, width))(x)))
         else:
             y = L.Add()([x, L.Dense(width, activation="tanh")(x)])
         tensors.append(y)

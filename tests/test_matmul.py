@@ -200,3 +200,22 @@ def test_an_output_shape_the_equation_does_not_give_is_refused():
     with pytest.raises(ExportError, match=r"output_shape \[3, 6\] does not match the equation 'abc,cd->abd'"):
         _einsum((3, 4), "abc,cd->abd", (4, 5), output_shape=[3, 6])
     assert _einsum((3, 4), "abc,cd->abd", (4, 5), output_shape=[None, 5])[-1].shape == (3, 5)
+
+
+def test_a_bias_keras_on_tensorflow_adds_along_another_axis_is_refused():
+    """keras.ops.add on TensorFlow adds a (2, 1) bias over 'd' of a (2, 2) output along the last axis (measured:
+    Keras 3.15's predict), where the equation broadcasts it along 'd': the export stops instead of guessing."""
+    with pytest.raises(ExportError, match=r"bias_axes='d': the bias of shape \(2, 1\) is added by Keras 3 on "
+                                          r"TensorFlow along output axis 3"):
+        _einsum((1, 5), "abc,cde->abde", (5, 2, 2), "d", (2, 1))
+    assert [op.op for op in _einsum((1, 5), "abc,cde->abde", (5, 2, 3), "d", (2, 1))] == ["dense", "reshape"]
+
+
+def test_keras_adds_such_a_bias_along_the_last_axis(keras):
+    """The measurement behind the refusal above: if Keras ever broadcasts this bias, the refusal can go."""
+    x = keras.Input((1, 5))
+    layer = keras.layers.EinsumDense("abc,cde->abde", output_shape=(1, 2, 2), bias_axes="d")
+    model = keras.Model(x, layer(x))
+    layer.set_weights([np.zeros((5, 2, 2), np.float32), np.array([[1.0], [100.0]], np.float32)])
+    got = model.predict(np.ones((1, 1, 5), np.float32), verbose=0)
+    assert got.tolist() == [[[[1.0, 100.0], [1.0, 100.0]]]]  # broadcasting would give [[1, 1], [100, 100]]

@@ -1,6 +1,6 @@
 /* integer.h: the int8 kernels of integer-only models (export-model --integer; docs/format.md,
- * "Integer models"). No float, no 64-bit division: TensorFlow Lite's int8 requantization
- * (gemmlowp's SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT), one 32x32->64-bit
+ * "Integer models"). No float, no division but softmax's 32-bit one: TensorFlow Lite's int8
+ * requantization (single rounding, as LiteRT's reference kernels are built), one 32x32->64-bit
  * multiply per output value. Mirrors runtime_py/integer_kernels.py line for line.
  * Weights are read through KL_INT8_READ / KL_INT32_READ, plain loads unless a target redefines them.
  */
@@ -16,35 +16,14 @@
 #define KL_INT32_READ(p) (*(p))
 #endif
 
-/* round(a * b / 2**31), ties away from zero; saturates the one overflowing case. */
-static inline int32_t kl_rounding_doubling_high_mul(int32_t a, int32_t b)
-{
-    if (a == INT32_MIN && b == INT32_MIN) {
-        return INT32_MAX;
-    }
-    const int64_t product = (int64_t)a * (int64_t)b;
-    const int64_t total = product + (product >= 0 ? (int64_t)1 << 30 : 1 - ((int64_t)1 << 30));
-    /* total / 2**31 toward zero, by shifts of non-negative values (no 64-bit division) */
-    return (int32_t)(total >= 0 ? total >> 31 : -((-total) >> 31));
-}
-
-/* x / 2**exponent rounded to nearest, ties away from zero; exponent in [0, 31]. */
-static inline int32_t kl_rounding_divide_by_pot(int32_t x, int exponent)
-{
-    const int32_t mask = (int32_t)((UINT32_C(1) << exponent) - 1u);
-    const int32_t remainder = x & mask;
-    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    const int32_t floor = x >= 0 ? x >> exponent : ~(~x >> exponent); /* floor(x / 2**exponent) */
-    return floor + (remainder > threshold ? 1 : 0);
-}
-
-/* TensorFlow Lite's MultiplyByQuantizedMultiplier: acc * multiplier * 2**(shift - 31), rounded. */
+/* TensorFlow Lite's MultiplyByQuantizedMultiplier with single rounding: acc * multiplier * 2**(shift - 31)
+ * rounded to nearest, ties toward +infinity; shift in [-31, 30]. One 32x32->64-bit product. */
 static inline int32_t kl_requantize(int32_t acc, int32_t multiplier, int shift)
 {
-    const int left = shift > 0 ? shift : 0;
-    const int right = shift < 0 ? -shift : 0;
-    return kl_rounding_divide_by_pot(kl_rounding_doubling_high_mul((int32_t)(acc * ((int32_t)1 << left)), multiplier),
-                                     right);
+    const int total = 31 - shift;
+    const int64_t value = (int64_t)acc * (int64_t)multiplier + ((int64_t)1 << (total - 1));
+    /* floor(value / 2**total) without shifting a negative value (implementation-defined in C) */
+    return (int32_t)(value >= 0 ? value >> total : ~(~value >> total));
 }
 
 /* out[j] = clamp(requantize(bias[j] + sum_i inp[i] * kernel[i][j]) + zp_out, low, high) for one row. */

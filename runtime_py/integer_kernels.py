@@ -1,39 +1,21 @@
 """Integer-only int8 kernels (format version 2, docs/format.md "Integer models"), pure-Python ints.
 
 Mirrors runtime_c/integer.h line for line; runtime_py/integer_kernels_numpy.py computes the same
-values with numpy int64. Rounding is TensorFlow Lite's (gemmlowp): a Q31 multiplier applied by
-SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT; no float anywhere.
+values with numpy int64. Rounding is TensorFlow Lite's: a Q31 multiplier and a shift applied with
+one 64-bit product and one rounding (TFLITE_SINGLE_ROUNDING, how LiteRT's reference kernels are
+built: tests/test_integer_tflite.py); no float anywhere.
 """
 
 from __future__ import annotations
 
-INT32_MIN = -(2 ** 31)
-INT32_MAX = 2 ** 31 - 1
-
-
-def rounding_doubling_high_mul(a: int, b: int) -> int:
-    """gemmlowp's SaturatingRoundingDoublingHighMul: round(a * b / 2**31), ties away from zero (int32)."""
-    if a == INT32_MIN and b == INT32_MIN:
-        return INT32_MAX
-    product = a * b
-    nudge = (1 << 30) if product >= 0 else 1 - (1 << 30)
-    total = product + nudge
-    return total >> 31 if total >= 0 else -((-total) >> 31)  # C's int64 division by 2**31: toward zero
-
-
-def rounding_divide_by_pot(x: int, exponent: int) -> int:
-    """gemmlowp's RoundingDivideByPOT: x / 2**exponent rounded to nearest, ties away from zero."""
-    mask = (1 << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if remainder > threshold else 0)
-
-
 def requantize(acc: int, multiplier: int, shift: int) -> int:
-    """TensorFlow Lite's MultiplyByQuantizedMultiplier: acc * multiplier * 2**(shift - 31), rounded."""
-    left = shift if shift > 0 else 0
-    right = -shift if shift < 0 else 0
-    return rounding_divide_by_pot(rounding_doubling_high_mul(acc * (1 << left), multiplier), right)
+    """TensorFlow Lite's MultiplyByQuantizedMultiplier, single rounding (as LiteRT is built).
+
+    floor(acc * multiplier / 2**(31 - shift) + 1/2): acc * multiplier * 2**(shift - 31) rounded to
+    nearest, ties toward +infinity; shift in [-31, 30].
+    """
+    total = 31 - shift
+    return (acc * multiplier + (1 << (total - 1))) >> total
 
 
 def dense_int8_forward(out: list, inp: list, kernel: list, bias: list, multiplier: list, shift: list,

@@ -1,7 +1,8 @@
 """Integer-only int8 kernels with numpy int64: the same values as runtime_py/integer_kernels.py.
 
 Every intermediate fits int64 (the exporter and the reader bound the accumulators to int32 and
-the multiplier to Q31), so the numpy operations below are exact integer arithmetic.
+the multiplier to Q31: |acc * multiplier| < 2**62), so the numpy operations below are exact
+integer arithmetic.
 """
 
 from __future__ import annotations
@@ -9,27 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 
-def rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """gemmlowp's SaturatingRoundingDoublingHighMul on int64 arrays holding int32 values."""
-    product = a * b
-    total = product + np.where(product >= 0, 1 << 30, 1 - (1 << 30))
-    high = np.where(total >= 0, total >> 31, -((-total) >> 31))
-    return np.where((a == -(2 ** 31)) & (b == -(2 ** 31)), 2 ** 31 - 1, high)
-
-
-def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    """gemmlowp's RoundingDivideByPOT, exponent per element (broadcast)."""
-    mask = (np.int64(1) << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0)
-    return (x >> exponent) + (remainder > threshold)
-
-
 def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """TensorFlow Lite's MultiplyByQuantizedMultiplier per output channel (the last axis)."""
-    left = np.maximum(shift, 0)
-    right = np.maximum(-shift, 0)
-    return rounding_divide_by_pot(rounding_doubling_high_mul(acc << left, multiplier), right)
+    """TensorFlow Lite's single-rounding MultiplyByQuantizedMultiplier per output channel (the last axis)."""
+    total = 31 - shift
+    return (acc * multiplier + (np.int64(1) << (total - 1))) >> total
 
 
 def dense_int8_forward(inp: np.ndarray, kernel: np.ndarray, bias: np.ndarray, multiplier: np.ndarray,

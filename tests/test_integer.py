@@ -248,19 +248,24 @@ def test_quantization_follows_the_documented_rules(table, keras, name):
         scale_in, zero_in = scale_out, zero_out
 
 
-def test_requantization_matches_exact_rounding():
-    """requantize is acc * M * 2**(shift - 31) within gemmlowp's two roundings (1/2 + 1/2**(1 - shift)), exactly."""
+def test_requantization_is_one_exact_rounding():
+    """requantize(acc, M, shift) is floor(acc * M * 2**(shift - 31) + 1/2), checked with fractions, both backends."""
     from fractions import Fraction
+    import math
 
-    from runtime_py.integer_kernels import requantize
+    from runtime_py import integer_kernels, integer_kernels_numpy
 
     rng = np.random.default_rng(0)
-    for _ in range(3000):
-        acc = int(rng.integers(-2 ** 24, 2 ** 24))
-        multiplier = int(rng.integers(2 ** 30, 2 ** 31))
-        shift = int(rng.integers(-20, 1))
-        exact = Fraction(acc * multiplier, 2 ** (31 - shift))
-        assert abs(requantize(acc, multiplier, shift) - exact) <= Fraction(1, 2) + Fraction(1, 2 ** (1 - shift))
+    accs = [int(a) for a in rng.integers(-2 ** 31 + 1, 2 ** 31, size=2000)] + [-5, -3, 3, 5, 0]
+    for k, acc in enumerate(accs):
+        multiplier = 2 ** 30 if k % 7 == 0 else int(rng.integers(2 ** 30, 2 ** 31))
+        shift = int(rng.integers(-31, 1)) if k % 3 else int(rng.integers(-31, 31))
+        exact = math.floor(Fraction(acc * multiplier, 2 ** (31 - shift)) + Fraction(1, 2))
+        if not -2 ** 31 <= exact < 2 ** 31:
+            continue
+        assert integer_kernels.requantize(acc, multiplier, shift) == exact
+        got = integer_kernels_numpy.requantize(np.array([acc]), np.array([multiplier]), np.array([shift]))
+        assert int(got[0]) == exact
 
 
 def test_digits_accuracy_is_kept(table, keras):

@@ -120,6 +120,23 @@ def _json_edits(valid: dict) -> dict:
         "test_vector_rows_differ": (lambda m: m["test_vectors"][0].update(inputs=[_f32(np.zeros((2, n_in)))]),
                                     "the arrays of a batch have different row counts"),
         "rank_9": (set_(["inputs", 0, "shape"], [1] * 8 + [n_in]), "more than 8 axes (the size limits)"),
+        "missing_format": (pop(["format"]), "a required key (`format`) is missing"),
+        "missing_outputs": (pop(["outputs"]), "a required key (`outputs`) is missing"),
+        "empty_outputs": (set_(["outputs"], []), "a model has at least one output"),
+        "unknown_dtype": (lambda m: node(m)["weights"].update(bias={
+            "dtype": "bfloat16", "shape": [n_out], "data": base64.b64encode(bytes(2 * n_out)).decode()}),
+            "an array dtype the format does not have"),
+        "kernel_scale_on_float32": (lambda m: node(m)["weights"].update(kernel_scale=_f32(np.ones(n_out))),
+                                    "`kernel_scale` belongs to an int8 kernel only"),
+        "outputs64_count": (lambda m: m["test_vectors"][0].update(outputs64=[]),
+                            "`outputs64` holds one array per model output"),
+        "outputs64_dtype": (lambda m: m["test_vectors"][0].update(outputs64=[m["test_vectors"][0]["outputs"][0]]),
+                            "`outputs64` arrays are float64"),
+        "base64_line_break": (lambda m: node(m)["weights"]["kernel"].update(
+            data=node(m)["weights"]["kernel"]["data"][:8] + "\n" + node(m)["weights"]["kernel"]["data"][8:]),
+            "base64 data holds only the alphabet and `=` (no line breaks)"),
+        "attribute_kind": (set_(["nodes", 0, "attrs", "activation"], "tanh"),
+                           "an attribute of the wrong kind (an activation is an object, not a string)"),
     }
 
 
@@ -142,6 +159,27 @@ SMALL = {
                                "nodes": [{"name": "y", "op": "subtract", "inputs": ["x", "z", "w"], "shape": [2]}]},
                               "subtract takes exactly 2 inputs"),
     "reshape_size": (_small("reshape", {}, [6], [4]), "a reshape keeps the number of values"),
+    "transpose_shape": (_small("transpose", {"perm": [1, 0]}, [2, 3], [2, 3]),
+                        "the node's shape is not the permuted input shape"),
+    "concatenate_shape": ({**_small("concatenate", {"axis": 0}, [2], [4]),
+                           "inputs": [{"name": "x", "shape": [2]}, {"name": "z", "shape": [3]}],
+                           "nodes": [{"name": "y", "op": "concatenate", "inputs": ["x", "z"], "shape": [4],
+                                      "attrs": {"axis": 0}}]},
+                          "the joined axis is the sum of the inputs' sizes (5, not 4)"),
+    "matmul_shape": ({**_small("matmul", {}, [2, 3], [2, 5]),
+                      "inputs": [{"name": "x", "shape": [2, 3]}, {"name": "z", "shape": [4, 5]}],
+                      "nodes": [{"name": "y", "op": "matmul", "inputs": ["x", "z"], "shape": [2, 5]}]},
+                     "matmul's inner sizes differ (3 and 4)"),
+    "dot_rank_2": ({**_small("dot", {"normalize": False}, [2, 2], [1]),
+                    "inputs": [{"name": "x", "shape": [2, 2]}, {"name": "z", "shape": [2, 2]}],
+                    "nodes": [{"name": "y", "op": "dot", "inputs": ["x", "z"], "shape": [1],
+                               "attrs": {"normalize": False}}]},
+                   "dot takes two vectors (rank 1)"),
+    "repeat_rank_2": (_small("repeat", {"n": 2}, [2, 3], [2, 2, 3]), "repeat takes a vector (rank 1)"),
+    "glu_odd_axis": (_small("activation", {"activation": {"name": "glu"}}, [3], [1]),
+                     "glu halves the last axis: its input's last axis is even"),
+    "broadcast_shape": (_small("broadcast", {}, [1, 3], [4, 2]),
+                        "the input does not broadcast to the node's shape"),
 }
 
 
@@ -160,6 +198,13 @@ def _npz_cases(valid_npz: bytes) -> dict:
                     archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), replace.get(name, data))
         return out.getvalue()
 
+    manifest_array = np.load(io.BytesIO(members["manifest.npy"]), allow_pickle=False)
+
+    def _npy(array) -> bytes:
+        out = io.BytesIO()
+        np.save(out, array)
+        return out.getvalue()
+
     kernel = np.load(io.BytesIO(members[kernel_member]), allow_pickle=False)
     fortran = io.BytesIO()
     np.save(fortran, np.asfortranarray(kernel))  # the same values, stored column-major
@@ -173,6 +218,10 @@ def _npz_cases(valid_npz: bytes) -> dict:
         "npz_member_dtype.npz": (rezip({kernel_member: as_f8.getvalue()}),
                                  "a member's dtype is not the one its array object declares"),
         "npz_no_manifest.npz": (rezip({}, drop=("manifest.npy",)), "an NPZ without `manifest.npy`"),
+        "npz_manifest_2d.npz": (rezip({"manifest.npy": _npy(manifest_array.reshape(1, -1))}),
+                                "`manifest.npy` is a 1-D uint8 array"),
+        "npz_manifest_dtype.npz": (rezip({"manifest.npy": _npy(manifest_array.astype("<i2"))}),
+                                   "`manifest.npy` is uint8"),
     }
 
 
@@ -196,10 +245,12 @@ def write_malformed(base: Path, base_npz: Path, directory: Path) -> dict:
                                "a NaN token (JSON has none; RFC 8259)")
     files["utf16.json"] = (text.decode("utf-8").encode("utf-16"), "UTF-16: a JSON model file is UTF-8")
     files["byte_order_mark.json"] = (b"\xef\xbb\xbf" + text, "a byte-order mark before the JSON")
+    files["infinity_token.json"] = (text.replace(b'"name": "tanh"', b'"name": "tanh", "x": Infinity', 1),
+                                    "an Infinity token (JSON has none; RFC 8259)")
     files["infinite_number.json"] = (text.replace(b'"name": "tanh"', b'"name": "leaky_relu", "negative_slope": 1e400', 1),
                                      "a number that is not finite (1e400) in attrs")
     files.update(_npz_cases(base_npz.read_bytes()))
-    for name in ("nan_token.json", "infinite_number.json"):
+    for name in ("nan_token.json", "infinity_token.json", "infinite_number.json"):
         assert files[name][0] != text, f"{name}: the edit did not apply"
     for name, (data, _) in files.items():
         (directory / name).write_bytes(data)

@@ -8,16 +8,20 @@ to the model (the predict firmware minus the same firmware without the model, bu
 way), the stack high-water mark of one predict call (painted stack), instructions per predict
 (QEMU, exact counting plugin) or cycles (simavr, Timer1), and the largest difference from
 Keras's model.predict over the rows. On the Cortex-M4F the same models with every activation
-removed give the dense layers' own instructions per multiply-add. Not a test: nothing here
-asserts; the targets are compared in the report.
+removed give the dense layers' own instructions per multiply-add. The same cells for the header with
+float16 and int8 weights (--weights), and for emlearn's generated network (its PyPI package) built
+into the same firmware. Not a test: nothing here asserts; the targets are compared in the report.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
+import re
+import shutil
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +40,7 @@ import mcu  # noqa: E402
 
 SEED = 20261201
 ROWS = 8  # input rows per firmware: the first is measured, all are compared with Keras
+STORAGES = ("float16", "int8")  # --weights variants measured next to float32
 
 # key -> (title, builder). Weights are seeded, biases made non-zero; digits is the shipped trained model.
 MODELS = {
@@ -113,24 +118,78 @@ def measure(header, prefix, target, rows, keras_out, workdir, opt="-Os"):
             "max_error": float(np.max(np.abs(ours - keras_out.reshape(ours.shape))))}
 
 
-def fits(target, weight_bytes) -> str | None:
+def fits(target, weight_bytes, what="float32 weights") -> str | None:
     if target.arch == "avr" and weight_bytes > 60 * 1024:
-        return f"{weight_bytes // 1024} KiB of float32 weights: more than an AVR near pointer reaches" \
+        return f"{weight_bytes // 1024} KiB of {what}: more than an AVR near pointer reaches" \
             + (" and than its flash" if weight_bytes > target.flash_bytes else "")
     return None
 
 
-def run(quick: bool) -> dict:
+def header_weight_bytes(header: Path, prefix: str) -> int:
+    found = re.search(rf"^#define {re.escape(prefix)}_WEIGHT_BYTES (\d+)", header.read_text(encoding="ascii"), re.M)
+    return int(found.group(1))
+
+
+# ---- a peer in the same firmware: emlearn ------------------------------------------------------------
+
+EMLEARN_LAYERS = {"Dense", "Activation", "ReLU", "Softmax", "Dropout"}
+
+
+def emlearn_header(keras, model, prefix: str, folder: Path) -> Path | str:
+    """emlearn's network for the model behind the harness's API (PREFIX_predict_multi and the size macros),
+    or the reason it cannot be built. emlearn converts Sequential stacks of Dense layers only."""
+    try:
+        import emlearn
+    except ImportError:
+        return "emlearn is not installed (pip install -e '.[embedded-bench]')"
+    # a Flatten right after the input changes nothing in row-major memory: emlearn gets the flat row
+    layers = list(model.layers)
+    if layers and layers[0].__class__.__name__ == "Flatten":
+        layers = layers[1:]
+    kinds = {layer.__class__.__name__ for layer in layers}
+    if model.__class__.__name__ != "Sequential" or not kinds <= EMLEARN_LAYERS:
+        return f"emlearn converts Sequential Dense stacks only; this model has {', '.join(sorted(kinds - EMLEARN_LAYERS)) or 'a functional graph'}"
+    n_in, n_out = int(np.prod(model.inputs[0].shape[1:])), int(model.outputs[0].shape[-1])
+    generated = folder / f"{prefix}_network.h"
+    with contextlib.chdir(folder):  # emlearn compiles a host copy under ./tmp
+        flat = keras.Sequential([keras.Input((n_in,)), *layers])
+        emlearn.convert(flat, method="loadable").save(file=str(generated), name=f"{prefix}_network")
+    for header in Path(emlearn.includedir).glob("eml_*.h"):  # its runtime headers, next to the network
+        shutil.copy(header, folder / header.name)
+    adapter = folder / f"{prefix}.h"
+    adapter.write_text(f"""/* {prefix}.h: emlearn's network ({prefix}_network.h) behind the harness's API. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#include "{prefix}_network.h"
+#pragma GCC diagnostic pop
+#define {prefix}_INPUT_0_SIZE {n_in}
+#define {prefix}_OUTPUT_0_SIZE {n_out}
+static inline void {prefix}_predict_multi(const float *const *inputs, float *const *outputs)
+{{
+    (void)eml_error_str; /* emlearn's unused tables, referenced so -Werror builds */
+    (void)eml_net_activation_function_strs;
+    (void){prefix}_network_regress(inputs[0], {n_in}, outputs[0], {n_out});
+}}
+""", encoding="ascii")
+    return adapter
+
+
+def run(keys: list) -> dict:
     from exporter.export import export
     from exporter.frontend_keras import import_keras
 
-    def export_model(model, outputs, name):  # through a .keras file, as a user would
+    def export_model(model, outputs, name, weights="float32"):  # through a .keras file, as a user would
         saved = scratch / f"{name}.keras"
         model.save(saved)
-        export(saved, outputs, name=name)
+        export(saved, outputs, name=name, weights=weights)
 
     keras = import_keras()
-    keys = ["tiny", "digits"] if quick else list(MODELS)
     results = {"date": datetime.date.today().isoformat(), "models": {}, "targets": {},
                "tools": tool_versions()}
     for target in mcu.TARGETS.values():
@@ -150,24 +209,54 @@ def run(quick: bool) -> dict:
             export_model(linear, [linear_header], name=f"{key}_linear")
             linear_out = np.asarray(linear.predict(rows, verbose=0), dtype=np.float32)
             weight_bytes = 4 * model.count_params()
-            results["models"][key] = {"title": MODELS[key], "macs": dense_macs(model), "weight_bytes": weight_bytes,
-                                      "cells": {}, "skipped": {}}
+            entry = results["models"][key] = {"title": MODELS[key], "macs": dense_macs(model),
+                                              "weight_bytes": weight_bytes, "cells": {}, "skipped": {}}
+            contenders = [("kerasless", header, key, weight_bytes, "float32 weights")]
+            for storage in STORAGES:
+                stored = scratch / f"{key}_{storage}.h"
+                export_model(model, [stored], name=f"{key}_{storage}", weights=storage)
+                contenders.append((f"kerasless {storage}", stored, f"{key}_{storage}",
+                                   header_weight_bytes(stored, f"{key}_{storage}"), f"{storage} weights"))
+            peer_folder = scratch / f"{key}_emlearn"
+            peer_folder.mkdir()
+            peer = emlearn_header(keras, model, f"{key}_emlearn", peer_folder)
+            if isinstance(peer, Path):
+                contenders.append(("emlearn", peer, f"{key}_emlearn", weight_bytes, "float32 weights"))
+            else:
+                entry["skipped"]["emlearn"] = peer
             for target in mcu.TARGETS.values():
-                reason = mcu.missing_tools(target) or fits(target, weight_bytes)
-                if reason:
-                    results["models"][key]["skipped"][target.name] = reason
-                    continue
-                jobs[(key, target.name, "-Os")] = pool.submit(measure, header, key, target, rows, keras_out, scratch)
-                if target.name == "m4f":
+                for label, path, prefix, size, what in contenders:
+                    column = target.name if label == "kerasless" else f"{target.name} {label}"
+                    reason = mcu.missing_tools(target) or fits(target, size, what)
+                    if reason:
+                        entry["skipped"][column] = reason
+                        continue
+                    jobs[(key, column, "-Os")] = pool.submit(measure, path, prefix, target, rows, keras_out, scratch)
+                if target.name == "m4f" and not mcu.missing_tools(target):
                     jobs[(key, target.name, "-O2")] = pool.submit(measure, header, key, target, rows, keras_out,
                                                                   scratch, "-O2")
                     for opt in ("-Os", "-O2"):
                         jobs[(key, "m4f-dense", opt)] = pool.submit(measure, linear_header, f"{key}_linear", target,
                                                                     rows, linear_out, scratch, opt)
         for (key, target, opt), job in jobs.items():
-            results["models"][key]["cells"][f"{target} {opt}"] = job.result()
+            try:
+                results["models"][key]["cells"][f"{target} {opt}"] = job.result()
+            except mcu.HarnessError as failure:  # a peer that does not fit the chip: the table says why
+                results["models"][key]["skipped"][f"{target} {opt}"] = build_failure(str(failure))
+                print(f"{key:10s} {target:11s} {opt}: {build_failure(str(failure))}", flush=True)
+                continue
             print(f"{key:10s} {target:11s} {opt}: {job.result()}", flush=True)
     return results
+
+
+def build_failure(message: str) -> str:
+    """One line for a firmware that did not build or run: the linker's region overflow, else the first error."""
+    if "not within region" in message or "overflowed by" in message or "will not fit in region" in message:
+        return "does not link: its static data exceed the chip's SRAM"
+    for line in message.splitlines():
+        if "error" in line.lower():
+            return line.strip()[:160]
+    return message.splitlines()[0][:160]
 
 
 def tool_versions() -> dict:
@@ -179,6 +268,12 @@ def tool_versions() -> dict:
             found[tool] = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
         except (OSError, IndexError):
             found[tool] = "missing"
+    try:
+        from importlib.metadata import version
+
+        found["emlearn"] = version("emlearn")
+    except Exception:  # noqa: BLE001 (not installed: the report says so)
+        found["emlearn"] = "missing"
     return found
 
 
@@ -204,8 +299,9 @@ def report_lines(results) -> list:
         "",
         "Tools: " + "; ".join(f"{k}: {v}" for k, v in results["tools"].items()) + ".",
         "",
-        "![flash and instructions per model and target](embedded.png)",
+        "![flash and instructions per model on the Cortex-M4F, every contender](embedded.png)",
         "",
+        *summary_lines(results),
     ]
     for model in results["models"].values():
         lines += [f"### {model['title']}", "",
@@ -223,6 +319,52 @@ def report_lines(results) -> list:
     return lines
 
 
+# TensorFlow Lite Micro on the Cortex-M4F (reference kernels, -Os; flash / instructions per predict), measured
+# for the microcontrollers issue from TFLM's public sources built the same way (firmware minus an empty one,
+# QEMU -icount). The tflite-micro PyPI package ships an x86 interpreter, not sources, so it is not rebuilt here.
+TFLM_M4F = {"tiny": {"float32": (27_068, 2_127)},
+            "digits": {"float32": (34_628, 17_978), "int8": (28_976, 40_482)},
+            "mnist": {"float32": (981_604, 1_466_720), "int8": (274_916, 2_658_429)}}
+
+
+def _cell(model, column):
+    return model["cells"].get(column)
+
+
+def summary_lines(results) -> list:
+    """Side by side on the Cortex-M4F and the Cortex-M0 (-Os): flash and instructions per predict."""
+    lines = ["### Side by side (-Os)", "",
+             "Flash attributable to the model / instructions per predict. `int8 / float32` is the flash ratio of "
+             "the header's two storages; TFLM figures are quoted (below), not rebuilt here.", "",
+             "| model | target | kerasless float32 | float16 | int8 | int8 / float32 | emlearn | TFLM float32 | TFLM int8 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+
+    def pair(cell):
+        if not cell:
+            return "-"
+        count = cell["instructions"] if cell["instructions"] is not None else cell["cycles"]
+        return f"{cell['flash']:,} / {count:,}"
+
+    for key, model in results["models"].items():
+        for target in ("m4f", "m0", "atmega328p"):
+            ours = _cell(model, f"{target} -Os")
+            if ours is None:
+                continue
+            i8 = _cell(model, f"{target} kerasless int8 -Os")
+            ratio = f"{i8['flash'] / ours['flash']:.2f}" if i8 else "-"
+            peer = _cell(model, f"{target} emlearn -Os")
+            reason = model["skipped"].get(f"{target} emlearn -Os", model["skipped"].get("emlearn", "-"))
+            peer_text = pair(peer) if peer else ("cannot convert" if reason.startswith("emlearn converts")
+                                                 else "does not link (SRAM)" if reason.startswith("does not link")
+                                                 else reason)
+            tflm = TFLM_M4F.get(key, {}) if target == "m4f" else {}
+            quoted = [f"{tflm[s][0]:,} / {tflm[s][1]:,}" if s in tflm else "-" for s in ("float32", "int8")]
+            lines.append(f"| {key} | {target}{' (cycles)' if target.startswith('atmega') else ''} | {pair(ours)} | "
+                         f"{pair(_cell(model, f'{target} kerasless float16 -Os'))} | {pair(i8)} | {ratio} | "
+                         f"{peer_text} | {quoted[0]} | {quoted[1]} |")
+    return lines + [""]
+
+
 def write_report(results) -> Path:
     """Replace the generated part of docs/embedded.md (between the markers) with this run's tables."""
     path = DOCS / "embedded.md"
@@ -237,24 +379,32 @@ def write_report(results) -> Path:
 
 
 def plot(results) -> None:
+    """On the Cortex-M4F (-Os): flash and instructions per predict of every contender, model by model."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     keys = list(results["models"])
-    columns = ["m0 -Os", "m4f -Os", "m7 -Os", "atmega328p -Os", "atmega2560 -Os"]
+    columns = [("m4f -Os", "kerasless float32"), ("m4f kerasless float16 -Os", "kerasless float16"),
+               ("m4f kerasless int8 -Os", "kerasless int8"), ("m4f emlearn -Os", "emlearn"),
+               ("tflm float32", "TFLM float32 (quoted)"), ("tflm int8", "TFLM int8 (quoted)")]
+
+    def value(key, column, index):
+        if column.startswith("tflm"):
+            quoted = TFLM_M4F.get(key, {}).get(column.split()[1])
+            return quoted[index] if quoted else 0
+        cell = results["models"][key]["cells"].get(column)
+        return (cell["flash"], cell["instructions"])[index] if cell else 0
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     width = 0.8 / len(columns)
-    for c, column in enumerate(columns):
-        flash = [results["models"][k]["cells"].get(column, {}).get("flash", 0) for k in keys]
-        count = [(results["models"][k]["cells"].get(column, {}).get("instructions")
-                  or results["models"][k]["cells"].get(column, {}).get("cycles") or 0) for k in keys]
+    for c, (column, label) in enumerate(columns):
         positions = [i + c * width for i in range(len(keys))]
-        axes[0].bar(positions, flash, width, label=column)
-        axes[1].bar(positions, count, width, label=column)
-    for axis, title in zip(axes, ("flash attributable to the model (bytes)",
-                                  "per predict: instructions (ARM) / cycles (AVR)")):
+        for index, axis in enumerate(axes):
+            axis.bar(positions, [value(k, column, index) for k in keys], width, label=label)
+    for axis, title in zip(axes, ("Cortex-M4F: flash attributable to the model (bytes)",
+                                  "Cortex-M4F: instructions per predict")):
         axis.set_yscale("log")
         axis.set_xticks([i + 0.4 - width / 2 for i in range(len(keys))], keys, rotation=20)
         axis.set_title(title)
@@ -266,12 +416,22 @@ def plot(results) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="two models only")
+    parser.add_argument("--models", help="comma-separated models to measure again, kept with the last run's others")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from the last results")
     args = parser.parse_args(argv)
     if args.report_only:
         results = json.loads(RESULTS.read_text())
+    elif args.models:
+        keys = args.models.split(",")
+        unknown = sorted(set(keys) - set(MODELS))
+        if unknown:
+            parser.error(f"unknown models {unknown}; choose from {', '.join(MODELS)}")
+        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"models": {}}
+        fresh = run(keys)
+        merged = {key: fresh["models"].get(key, results["models"].get(key)) for key in MODELS}
+        results = {**fresh, "models": {key: value for key, value in merged.items() if value is not None}}
     else:
-        results = run(args.quick)
+        results = run(["tiny", "digits"] if args.quick else list(MODELS))
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=1))
     print(f"wrote {write_report(results)}")

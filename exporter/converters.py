@@ -39,6 +39,7 @@ OPS = {
     "maximum": "y = max(max(x0, x1), x2) ...",
     "minimum": "y = min(min(x0, x1), x2) ...",
     "dot": "y = [sum(x0 * x1)], optionally of L2-normalized inputs",
+    "reduce": "y = sum, mean, max or min over the last axis, which the output drops",
     "matmul": "y = x0 @ x1 over the last two axes, the leading axes broadcast",
 }
 

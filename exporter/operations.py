@@ -31,7 +31,7 @@ import numpy as np
 from exporter.activations import make_record, output_shape
 from exporter.converters import LayerCall, elementwise_ops, relu_layer, softmax_layer
 from exporter.errors import ExportError
-from exporter.ir import Op
+from exporter.ir import Op, size_of
 
 OPERATION_MODULES = ("keras.src.ops.", "keras.src.activations.", "keras.ops.", "keras.activations.")
 
@@ -292,6 +292,67 @@ def _clip(call: OperationCall) -> list:
     return [Op("activation", shape, {"activation": record})]
 
 
+# ---- reductions ---------------------------------------------------------------------------------
+
+
+def _reduced_axes(call: OperationCall, shape: tuple) -> list:
+    """The config's `axis` (an int or a list, Keras counting the batch axis as 0) as sorted sample axes."""
+    axis = call.config.get("axis", "missing")
+    if axis == "missing":
+        raise call.error("has no 'axis' in its config")
+    if axis is None:
+        raise call.error("reduces over every axis, the batch axis included (axis=None); "
+                         "give the sample axes, e.g. axis=-1")
+    axes = axis if isinstance(axis, list) else [axis]
+    rank = len(shape) + 1
+    sample = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, int) or not -rank <= a < rank:
+            raise call.error(f"axis {axis!r} is not an axis of an input of rank {rank}")
+        a = a % rank
+        if a == 0:
+            raise call.error("reduces over the batch axis (axis 0), which is not supported")
+        sample.append(a - 1)
+    if len(set(sample)) != len(sample):
+        raise call.error(f"axis {axis!r} names an axis twice")
+    return sorted(sample)
+
+
+def _reduction(function: str):
+    def convert(call: OperationCall) -> list:
+        shape = call.tensor_only()
+        keepdims = call.config.get("keepdims")
+        if not isinstance(keepdims, bool):
+            raise call.error(f"needs true or false for 'keepdims', got {keepdims!r}")
+        if call.config.get("initial") is not None:
+            raise call.error(f"has initial={call.config['initial']!r}; only initial=None is supported")
+        axes = _reduced_axes(call, shape)
+        kept = [a for a in range(len(shape)) if a not in axes]
+        width = size_of([shape[a] for a in axes])
+        kept_shape = tuple(shape[a] for a in kept)
+        if not kept and not keepdims:
+            raise call.error(f"reduces every sample axis with keepdims=False (output shape (None,)); kerasless "
+                             f"tensors keep at least one axis besides the batch: call it with keepdims=True "
+                             f"(output shape (None, {', '.join(['1'] * len(shape))}))")
+        ops = []
+        if kept + axes != list(range(len(shape))):  # the reduced axes last, in their order
+            ops.append(Op("transpose", tuple(shape[a] for a in kept + axes), {"perm": kept + axes}))
+        lead = kept_shape or (1,)  # every sample axis reduced (keepdims): one row of one
+        if len(axes) != 1 or not kept:
+            ops.append(Op("reshape", lead + (width,)))
+        ops.append(Op("reduce", lead, {"function": function}))
+        out = tuple(1 if a in axes else shape[a] for a in range(len(shape))) if keepdims else kept_shape
+        if out != lead:
+            ops.append(Op("reshape", out))
+        return ops
+
+    convert.__doc__ = (f"`{function}` over any sample axes (`axis` an int or a list, never the batch axis), keepdims "
+                       f"true or false: the axes moved last (transpose) and reduced as one row of the IR op `reduce`"
+                       + ("; float32 adds in increasing index" if function in ("sum", "mean") else
+                          "; NaN propagates"))
+    return convert
+
+
 # Keras operation class name -> converter. docs/layers.md is generated from this table.
 OPERATIONS = {
     "Absolute": _activation("abs"),
@@ -311,7 +372,10 @@ OPERATIONS = {
     "Log": _activation("log"),
     "LogSigmoid": _activation("log_sigmoid"),
     "LogSoftmax": _activation("log_softmax", axis_wise=True),
+    "Max": _reduction("max"),
     "Maximum": _extremum("maximum"),
+    "Mean": _reduction("mean"),
+    "Min": _reduction("min"),
     "Minimum": _extremum("minimum"),
     "Multiply": _multiply,
     "Negative": _negative,
@@ -332,6 +396,7 @@ OPERATIONS = {
     "Square": _activation("square"),
     "Squareplus": _activation("squareplus", ("b",)),
     "Subtract": _subtract,
+    "Sum": _reduction("sum"),
     "Tanh": _activation("tanh"),
     "TanhShrink": _activation("tanh_shrink"),
     "Threshold": _activation("threshold", ("threshold", "default_value")),

@@ -177,3 +177,17 @@ def matmul_backward(grad, a, b, a_index, b_index, m, k, n):
     np.add.at(grad_a, (slice(None), a_index), g @ np.swapaxes(y[:, b_index], -1, -2))
     np.add.at(grad_b, (slice(None), b_index), np.swapaxes(x[:, a_index], -1, -2) @ g)
     return [grad_a.reshape(batch, -1), grad_b.reshape(batch, -1)]
+
+
+def reduce_backward(grad, x, y, rows, n, function):
+    """As backward_python.reduce_backward: sum g, mean g / n, max/min (x == y) / count * g."""
+    batch = grad.shape[0]
+    g = grad.reshape(batch, rows, 1)
+    if function == "sum":
+        out = np.broadcast_to(g, (batch, rows, n))
+    elif function == "mean":
+        out = np.broadcast_to(g / np.float32(n), (batch, rows, n))
+    else:
+        hits = (x.reshape(batch, rows, n) == y.reshape(batch, rows, 1)).astype(np.float32)
+        out = hits / hits.sum(axis=2, keepdims=True, dtype=np.float32) * g
+    return np.ascontiguousarray(out, dtype=np.float32).reshape(batch, -1)

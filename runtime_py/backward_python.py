@@ -207,3 +207,20 @@ def matmul_backward(grad, a, b, a_index, b_index, m, k, n):
             for j in range(n):
                 grad_b[yb + p * n + j] += sum(x[i * k + p] * g[i * n + j] for i in range(m))
     return [grad_a, grad_b]
+
+
+def reduce_backward(grad, x, y, rows, n, function):
+    """TensorFlow's gradients: sum sends g to every value, mean g / n; max and min share g among the
+    values equal to the result, (x == y) / count * g (a row whose result is NaN gets NaN throughout)."""
+    out = []
+    for r, row in enumerate(_rows(x, n)):
+        g = grad[r]
+        if function == "sum":
+            out.extend([g] * n)
+        elif function == "mean":
+            out.extend([_div(g, float(n))] * n)
+        else:
+            hits = [1.0 if v == y[r] else 0.0 for v in row]
+            count = sum(hits)
+            out.extend([_f32(_div(h, count)) * g for h in hits])
+    return out

@@ -167,6 +167,10 @@ class Tape:
             return lambda g, xs, y, pre: rule(g)
         if op in ("multiply", "maximum", "minimum", "divide"):
             return lambda g, xs, y, pre: rule(g, *xs)
+        if op == "reduce":
+            width, function = in_shapes[0][-1], attrs["function"]
+            count = size_of(in_shapes[0]) // width
+            return lambda g, xs, y, pre: [rule(g, xs[0], y, count, width, function)]
         if op == "dot":
             normalize = attrs["normalize"]
             return lambda g, xs, y, pre: rule(g, xs[0], xs[1], normalize)

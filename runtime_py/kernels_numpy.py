@@ -205,3 +205,21 @@ def matmul_forward(a, b, a_index, b_index, m, k, n):
     for p in range(k):
         sums = _fmaf(x[..., p:p + 1], y[..., p:p + 1, :], sums)
     return sums.reshape(batch, -1)
+
+
+def reduce_forward(inp, rows, n, function):
+    """Each row of n values -> one, as kernels_python.reduce_forward: the adds run column by column
+    (increasing index, float32 each), never numpy's pairwise sum."""
+    x = inp.reshape(inp.shape[0], rows, n)
+    if function in ("sum", "mean"):
+        acc = np.zeros(x.shape[:2], dtype=np.float32)
+        for j in range(n):
+            acc += x[:, :, j]
+        if function == "mean":
+            acc /= np.float32(n)
+    else:
+        acc = x[:, :, 0].copy()
+        pick = np.maximum if function == "max" else np.minimum  # both propagate NaN
+        for j in range(1, n):
+            pick(acc, x[:, :, j], out=acc)
+    return acc.reshape(inp.shape[0], -1)

@@ -12,7 +12,7 @@ import math
 from array import array
 from operator import mul
 
-from runtime_py.activations_python import _div, _flush
+from runtime_py.activations_python import _div, _f32, _flush
 
 # ---- ops -------------------------------------------------------------------
 
@@ -239,4 +239,23 @@ def matmul_forward(a, b, a_index, b_index, m, k, n):
             for value, row in zip(x[i * k:(i + 1) * k], rows):
                 sums = array("f", [_fmaf(value, w, s) for w, s in zip(row, sums)]).tolist()
             out.extend(sums)
+    return out
+
+
+def reduce_forward(inp, rows, n, function):
+    """Each row of n values -> one: sum or mean (float32 adds in increasing index from +0; mean divides
+    by n), max or min (NaN propagates, as TensorFlow's reduce_max/reduce_min)."""
+    out = []
+    for row in _rows(inp, n):
+        if function in ("sum", "mean"):
+            acc = 0.0
+            for v in row:
+                acc = _f32(acc + v)
+            out.append(_div(acc, float(n)) if function == "mean" else acc)
+        else:
+            pick = _max if function == "max" else _min
+            acc = row[0]
+            for v in row[1:]:
+                acc = pick(acc, v)
+            out.append(acc)
     return out

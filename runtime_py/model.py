@@ -293,6 +293,10 @@ class _Backend:
         if op == "matmul":
             args = matmul_args(input_shapes, shape, self.name == "numpy")
             return lambda a, b: kernel(a, b, *args)
+        if op == "reduce":  # rows and n of the input: its last axis is reduced
+            width, function = input_shapes[0][-1], attrs["function"]
+            count = size_of(input_shapes[0]) // width
+            return lambda x: kernel(x, count, width, function)
         return kernel  # reshape and the elementwise merges take their inputs only
 
     def activation(self, node):

@@ -82,6 +82,7 @@ DIMENSIONS = {
 }
 
 ONE = (1, 1)
+REDUCE_FUNCTIONS = ("sum", "mean", "max", "min")  # reduce's `function`; the C kernel takes the index
 TWO_OR_MORE = (2, None)
 
 SIGNATURES = {
@@ -141,6 +142,9 @@ SIGNATURES = {
     "minimum": Signature(TWO_OR_MORE),
     "dot": Signature((2, 2), {"normalize": Attr("bool", "L2-normalize both inputs first")}),
     "matmul": Signature((2, 2)),
+    "reduce": Signature(ONE, {
+        "function": Attr("string", "what each row of the last axis gives", choices=REDUCE_FUNCTIONS),
+    }),
 }
 
 
@@ -308,6 +312,13 @@ def check_matmul(node, input_shapes) -> None:
         _fail(node, f"output shape {tuple(node['shape'])} should be {lead + (a[-2], b[-1])}")
 
 
+def check_reduce(node, input_shapes) -> None:
+    shape = tuple(input_shapes[0])
+    if len(shape) < 2 or tuple(node["shape"]) != shape[:-1]:
+        _fail(node, f"output shape {tuple(node['shape'])} should be the input shape {shape} without its last axis "
+                    "(and keep at least one)")
+
+
 # IR op -> validator(node, input_shapes) of what SIGNATURES cannot say; each op has one kernel per backend.
 OPS = {
     "dense": check_dense,
@@ -332,4 +343,5 @@ OPS = {
     "minimum": check_same_shape,
     "dot": check_dot,
     "matmul": check_matmul,
+    "reduce": check_reduce,
 }

@@ -124,6 +124,19 @@ def operation_cases(keras):
         "OpMaximum_constant": lambda: _op(keras, (7,), lambda x: ops.maximum(x, 0.2), "op_max_c"),
         "OpMinimum": lambda: _op2(keras, [(2, 3), (2, 1)], ops.minimum, "op_min_bc"),
         "OpMinimum_constant": lambda: _op(keras, (7,), lambda x: ops.minimum(-0.4, x), "op_min_c"),
+        # reductions over sample axes (keras.src.ops.numpy Sum, Mean, Max, Min)
+        "OpSum": lambda: _op(keras, (3, 4), lambda x: ops.sum(x, axis=-1), "op_sum"),
+        "OpSum_axes_keepdims": lambda: _op(keras, (3, 4, 5), lambda x: ops.sum(x, axis=[1, 3], keepdims=True),
+                                           "op_sum_axes"),
+        "OpSum_all": lambda: _op(keras, (3, 4), lambda x: ops.sum(x, axis=(1, 2), keepdims=True), "op_sum_all"),
+        "OpSum_wide": lambda: _op(keras, (300,), lambda x: ops.sum(x, axis=1, keepdims=True), "op_sum_wide"),
+        "OpMean": lambda: _op(keras, (3, 4), lambda x: ops.mean(x, axis=1), "op_mean"),
+        "OpMean_keepdims": lambda: _op(keras, (3, 4, 2), lambda x: ops.mean(x, axis=-2, keepdims=True),
+                                       "op_mean_keep"),
+        "OpMax": lambda: _op(keras, (3, 4), lambda x: ops.max(x, axis=2), "op_max"),
+        "OpMax_axes": lambda: _op(keras, (2, 3, 4), lambda x: ops.max(x, axis=(1, 2), keepdims=True), "op_max_axes"),
+        "OpMin": lambda: _op(keras, (3, 4), lambda x: ops.min(x, axis=1, keepdims=True), "op_min"),
+        "OpMin_all": lambda: _op(keras, (6,), lambda x: ops.min(x, axis=-1, keepdims=True), "op_min_all"),
     }
 
 

@@ -60,6 +60,41 @@ def test_division_by_a_number_stays_a_division():
     assert op.attrs["activation"] == {"name": "divide_by", "divisor": 2.0}
 
 
+def test_reductions_move_the_reduced_axes_last():
+    ops = convert("Sum", [T0], [(2, 3, 4)], {"axis": [1, 3], "keepdims": True})
+    assert [(op.op, op.shape) for op in ops] == [("transpose", (3, 2, 4)), ("reshape", (3, 8)), ("reduce", (3,)),
+                                                 ("reshape", (1, 3, 1))]
+    assert ops[0].attrs == {"perm": [1, 0, 2]} and ops[2].attrs == {"function": "sum"}
+    assert [op.op for op in convert("Mean", [T0], [(3, 4)], {"axis": -1, "keepdims": False})] == ["reduce"]
+    ops = convert("Min", [T0], [(6,)], {"axis": 1, "keepdims": True, "initial": None})
+    assert [(op.op, op.shape) for op in ops] == [("reshape", (1, 6)), ("reduce", (1,))]
+
+
+def test_reduce_backward_shares_ties_as_tensorflow_does(keras):
+    """max/min send g to the values equal to the result, split evenly; a NaN result gives NaN throughout."""
+    import tensorflow as tf
+
+    from runtime_py import backward_numpy, backward_python, kernels_numpy
+
+    x = np.array([[1.0, 3.0, 3.0, -2.0], [np.nan, 1.0, 2.0, 0.0], [-1.0, -1.0, -1.0, 5.0]], np.float32)
+    g = np.array([[0.5, -2.0, 3.0]], np.float32)
+    for function, reduce in (("max", tf.reduce_max), ("min", tf.reduce_min), ("sum", tf.reduce_sum),
+                             ("mean", tf.reduce_mean)):
+        t = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            y = reduce(t, axis=1)
+        want = tape.gradient(y, t, output_gradients=tf.constant(g[0])).numpy()
+        flat = x.reshape(1, -1)
+        out = kernels_numpy.reduce_forward(flat, 3, 4, function)
+        np.testing.assert_array_equal(out[0], y.numpy())
+        got_numpy = backward_numpy.reduce_backward(g, flat, out, 3, 4, function).reshape(3, 4)
+        got_python = np.array(backward_python.reduce_backward(g[0].tolist(), flat[0].tolist(), out[0].tolist(),
+                                                              3, 4, function), np.float32).reshape(3, 4)
+        np.testing.assert_array_equal(got_numpy, want, err_msg=function)
+        np.testing.assert_array_equal(got_python, want, err_msg=function)
+
+
 def test_two_tensors_broadcast_as_the_merges_do():
     ops = convert("Divide", [T0, T1], [(1, 5), (3, 1)])
     assert [op.op for op in ops] == ["broadcast", "broadcast", "divide"] and ops[-1].shape == (3, 5)
@@ -81,6 +116,13 @@ def test_two_tensors_broadcast_as_the_merges_do():
     ("Clip", [T0], [(3,)], {"x_min": {"class_name": "__keras_tensor__"}, "x_max": 1.0}, "only number bounds"),
     ("Clip", [T0], [(3,)], {"x_max": 1.0}, "no 'x_min'"),
     ("Sqrt", [T0, 2.0], [(3,)], {}, "supported on one tensor only"),
+    ("Sum", [T0], [(3, 4)], {"axis": None, "keepdims": False}, "the batch axis included"),
+    ("Mean", [T0], [(3, 4)], {"axis": [0, 1], "keepdims": False}, "batch axis"),
+    ("Max", [T0], [(3, 4)], {"axis": 3, "keepdims": False, "initial": None}, "not an axis of an input of rank 3"),
+    ("Max", [T0], [(3, 4)], {"axis": 1, "keepdims": False, "initial": 0.0}, "only initial=None"),
+    ("Min", [T0], [(3, 4)], {"axis": [1, -2], "keepdims": False}, "names an axis twice"),
+    ("Sum", [T0], [(3, 4)], {"axis": [1, 2], "keepdims": False}, r"keepdims=True \(output shape \(None, 1, 1\)\)"),
+    ("Sum", [T0], [(3, 4)], {"axis": 1}, "'keepdims'"),
 ])
 def test_unsupported_argument_forms_are_refused(class_name, arguments, shapes, config, message):
     with pytest.raises(ExportError, match=message) as caught:

@@ -18,6 +18,7 @@ from exporter.c.weights import WeightArrays
 from exporter.converters import OPS
 from exporter.errors import ExportError
 from exporter.ir import Graph, size_of
+from runtime_py.ops import REDUCE_FUNCTIONS
 
 # Activation name -> its parameters in kernel argument order (exporter/activations.py).
 ACTIVATION_PARAMS = getattr(_activations, "PARAMETERS", {})
@@ -27,7 +28,7 @@ ACTIVATION_PARAMS = getattr(_activations, "PARAMETERS", {})
 # from getting a header, with the layer named (header_unsupported).
 C_OPS = ("dense", "activation", "reshape", "scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm",
          "standardize", "transpose", "broadcast", "repeat", "concatenate", "add", "subtract", "divide", "multiply",
-         "average", "maximum", "minimum", "dot", "matmul")
+         "average", "maximum", "minimum", "dot", "matmul", "reduce")
 
 
 def header_unsupported(graph: Graph) -> str | None:
@@ -270,6 +271,12 @@ def forward_calls(node, index: int, var: str, srcs: list, in_shapes: list, array
         (a, b) = in_shapes
         calls.append(f"kl_matmul_forward({var}, {srcs[0]}, {srcs[1]}, {a_index}, {b_index}, "
                      f"{size_of(node.shape[:-2])}, {a[-2]}, {a[-1]}, {b[-1]});")
+    elif op == "reduce":  # rows and n describe the input, whose last axis is reduced
+        function = node.attrs["function"]
+        note += f" ({function})"
+        width = in_shapes[0][-1]
+        calls.append(f"kl_reduce_forward({var}, {srcs[0]}, {size_of(in_shapes[0]) // width}, {width}, "
+                     f"{REDUCE_FUNCTIONS.index(function)});")
     else:  # header_unsupported lets through only the ops above
         raise ExportError(f"node {node.name!r}: op {op!r} has no call in the header writer")
     if op != "activation":

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from exporter.c.forward import Plan, _activation_args, broadcast_index, forward_calls, transpose_index
 from exporter.c.literals import c_comment, c_list, float_literal, shape_text
 from exporter.ir import Graph, size_of
+from runtime_py.ops import REDUCE_FUNCTIONS
 
 
 @dataclass
@@ -183,6 +184,10 @@ def _backward_calls(node, index, value, grad, shapes, arrays) -> tuple:
         n_in = in_shapes[0][-1] if in_shapes[0] else 1
         return ([f"kl_{act}_backward({dsrcs[0]}, {g}, {srcs[0]}, {y}, {size_of(in_shapes[0]) // n_in}, {n_in}"
                  f"{_activation_args(node, record)});"], [f"{act}_backward"])
+    if op == "reduce":
+        width = in_shapes[0][-1]
+        return ([f"kl_reduce_backward({dsrcs[0]}, {g}, {srcs[0]}, {y}, {size_of(in_shapes[0]) // width}, {width}, "
+                 f"{REDUCE_FUNCTIONS.index(attrs['function'])});"], ["reduce_backward"])
     one = {
         "scale_shift": lambda: f"{weight('scale')}, {rows}, {n}",
         "prelu": lambda: f"{srcs[0]}, {weight('alpha')}, {size}",

@@ -223,6 +223,14 @@ def keras_cases(keras) -> dict:
             k, 1, lambda x: 3.0 / x)),
         "op_divide": ("keras.ops.divide of two tensors (subnormals as zeros)", lambda k, rng: operation(
             k, 2, k.ops.divide)),
+        "op_sum_axes": ("keras.ops.sum over axes 1 and 3 of a (2, 3, 4) sample, keepdims: transpose, reshape, reduce",
+                        lambda k, rng: operation(k, 1, lambda x: k.ops.sum(x, axis=[1, 3], keepdims=True), (2, 3, 4))),
+        "op_mean": ("keras.ops.mean over the last axis (special values: inf - inf is NaN)",
+                    lambda k, rng: operation(k, 1, lambda x: k.ops.mean(x, axis=-1, keepdims=True))),
+        "op_max": ("keras.ops.max over axis 1 of a (8, 2) sample (NaN propagates)",
+                   lambda k, rng: operation(k, 1, lambda x: k.ops.max(x, axis=1), (8, 2))),
+        "op_min": ("keras.ops.min over every sample axis, keepdims",
+                   lambda k, rng: operation(k, 1, lambda x: k.ops.min(x, axis=-1, keepdims=True))),
         "op_arithmetic_constants": ("x * 0.1, then + 2.5, then 1 - that, then its negative: exact scale_shift nodes",
                                     lambda k, rng: operation(k, 1, lambda x: -(1.0 - (x * 0.1 + 2.5)))),
     })

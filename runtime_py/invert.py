@@ -281,6 +281,7 @@ def _why_op(node) -> str:
         "repeat": "RepeatVector's copies cannot be told apart from other inputs",
         "dot": "a dot product turns two vectors into one number",
         "matmul": "a product of two tensors (Dot of matrices) has no unique factors",
+        "reduce": "a sum, mean, max or min turns a row of values into one number",
     }
     reason = reasons.get(node["op"], f"op {node['op']!r} is not invertible")
     return f"{reason}; invert handles chains of square dense layers, invertible activations, scale_shift, " \

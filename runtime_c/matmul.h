@@ -7,8 +7,8 @@
  * that contract two tensors come down to this.
  *
  * Accumulation order (docs/format.md, Numerics), the same as dense.h: each output value starts
- * at +0.0f and adds a[i][p] * b[p][j] for p = 0 .. k-1 in order, one rounding per step (fmaf
- * under KERASLESS_DENSE_FMA, dense.h says where it is 0).
+ * at +0.0f and adds a[i][p] * b[p][j] for p = 0 .. k-1 in order, one rounding per step (fmaf;
+ * x * y + s where KERASLESS_DENSE_FMA is 0, which dense.h says where it chooses).
  * out must not overlap a or b.
  */
 #ifndef KERASLESS_KERNEL_MATMUL
@@ -21,12 +21,12 @@
 #define KL_LOAD_INT(p) (*(p))
 #endif
 
-#ifndef KERASLESS_DENSE_FMA
-#if (defined(__arm__) || defined(__thumb__)) && !defined(__aarch64__) && !defined(__ARM_FEATURE_FMA)
-#define KERASLESS_DENSE_FMA 0
+/* dense.h's choice of multiply-add (it comes first in a header that has both), or yours: fmaf unless
+ * KERASLESS_DENSE_FMA is 0. */
+#if defined(KERASLESS_DENSE_FMA) && !KERASLESS_DENSE_FMA
+#define KL_MATMUL_MAC(x, y, s) ((x) * (y) + (s))
 #else
-#define KERASLESS_DENSE_FMA 1
-#endif
+#define KL_MATMUL_MAC(x, y, s) fmaf(x, y, s)
 #endif
 
 static inline void kl_matmul_forward(float *out,         /* (batch, m, n) */
@@ -46,11 +46,7 @@ static inline void kl_matmul_forward(float *out,         /* (batch, m, n) */
             for (int j = 0; j < n; j++) {
                 float sum = 0.0f;
                 for (int p = 0; p < k; p++) {
-#if KERASLESS_DENSE_FMA
-                    sum = fmaf(x[(size_t)i * (size_t)k + (size_t)p], y[(size_t)p * (size_t)n + (size_t)j], sum);
-#else
-                    sum = x[(size_t)i * (size_t)k + (size_t)p] * y[(size_t)p * (size_t)n + (size_t)j] + sum;
-#endif
+                    sum = KL_MATMUL_MAC(x[(size_t)i * (size_t)k + (size_t)p], y[(size_t)p * (size_t)n + (size_t)j], sum);
                 }
                 z[(size_t)i * (size_t)n + (size_t)j] = sum;
             }

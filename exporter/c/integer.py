@@ -42,11 +42,14 @@ def to_integer_header(graph: IntegerGraph, vectors: list, producer: dict, prefix
     arrays = []
     for node in graph.nodes:
         for key, values in node.weights.items():
-            flat = np.asarray(values).ravel()
-            arrays.append({"ctype": CTYPES[np.asarray(values).dtype], "name": f"{prefix}_{node.name}_{key}",
-                           "size": " * ".join(str(d) for d in np.asarray(values).shape),
-                           "comment": f"{c_comment(node.layer)}: {key} {shape_text(np.asarray(values).shape)}",
-                           "lines": int_rows(flat, np.asarray(values).shape[-1])})
+            values = np.asarray(values)
+            what = f"{key} {shape_text(values.shape)}"
+            if key == "kernel":  # stored transposed: each output's sum walks one row (runtime_c/integer.h)
+                values, what = values.T, f"kernel transposed {shape_text(values.T.shape)}"
+            arrays.append({"ctype": CTYPES[values.dtype], "name": f"{prefix}_{node.name}_{key}",
+                           "size": " * ".join(str(d) for d in values.shape),
+                           "comment": f"{c_comment(node.layer)}: {what}",
+                           "lines": int_rows(values.ravel(), values.shape[-1])})
     inputs = np.concatenate([np.asarray(v["inputs"]).reshape(len(v["inputs"]), -1) for v in vectors]) if vectors \
         else np.zeros((0, 0), np.int8)
     outputs = np.concatenate([np.asarray(v["outputs"]).reshape(len(v["outputs"]), -1) for v in vectors]) if vectors \

@@ -529,13 +529,19 @@ def _dot_axis(call: LayerCall, axis, rank: int) -> int:
     return axis - 1
 
 
+# keras/src/ops/nn.py, normalize (Dot's normalize=True): x * min(rsqrt(sum(x^2)), 1 / backend.epsilon())
+L2_NORMALIZE = {"epsilon": 1e-7, "clamp": "inverse"}
+
+
 def contraction_ops(x: LayerInput | int, x_shape: tuple, p: int, y: LayerInput | int, y_shape: tuple, q: int,
-                    start: int = 0) -> list:
+                    normalize: bool = False, start: int = 0) -> list:
     """Ops contracting axis p of x with axis q of y: out = x's other axes, then y's other axes (Keras's batch_dot).
 
     x moves p last and merges its other axes into m; y moves q first and merges its others into n;
-    one matmul (m, k) x (k, n), then a reshape to the kept axes. start: the index of the first op
-    returned within the layer's op list (an int input refers to an earlier op of that list).
+    one matmul (m, k) x (k, n), then a reshape to the kept axes. normalize: each input L2-normalized
+    along its contracted axis first, where that axis is the last (y as (n, k), then turned to (k, n)).
+    start: the index of the first op returned within the layer's op list (an int input refers to an
+    earlier op of that list).
     """
     ops = []
 
@@ -554,9 +560,19 @@ def contraction_ops(x: LayerInput | int, x_shape: tuple, p: int, y: LayerInput |
             ref = emit(Op("reshape", matrix, inputs=[ref]))
         return ref, [shape[d] for d in rest]
 
+    k = x_shape[p]
     a, x_rest = arrange(x, x_shape, p, True)
-    b, y_rest = arrange(y, y_shape, q, False)
-    m, n = size_of(x_rest), size_of(y_rest)
+    m = size_of(x_rest)
+    if normalize:
+        a = emit(Op("unit_norm", (m, k), dict(L2_NORMALIZE), inputs=[a]))
+        b, y_rest = arrange(y, y_shape, q, True)
+        n = size_of(y_rest)
+        b = emit(Op("unit_norm", (n, k), dict(L2_NORMALIZE), inputs=[b]))
+        turn = Op("reshape", (k, n), inputs=[b]) if 1 in (n, k) else Op("transpose", (k, n), {"perm": [1, 0]}, inputs=[b])
+        b = emit(turn)
+    else:
+        b, y_rest = arrange(y, y_shape, q, False)
+        n = size_of(y_rest)
     emit(Op("matmul", (m, n), inputs=[a, b]))
     out = tuple(x_rest + y_rest) or (1,)
     if out != (m, n):
@@ -583,15 +599,7 @@ def dot(call: LayerCall) -> list:
     normalize = bool(call.config.get("normalize", False))
     if len(shapes[0]) == 1 and len(shapes[1]) == 1:
         return [Op("dot", (1,), {"normalize": normalize})]
-    ops, refs = [], [LayerInput(0), LayerInput(1)]
-    if normalize:  # keras/src/ops/nn.py, normalize: x * min(rsqrt(sum(x^2)), 1 / backend.epsilon())
-        for k, (shape, axis) in enumerate(zip(shapes, (p, q))):
-            steps = over_axes(shape, [axis], lambda merged: Op("unit_norm", merged, {"epsilon": 1e-7,
-                                                                                     "clamp": "inverse"}))
-            steps[0].inputs = [refs[k]]
-            refs[k] = len(ops) + len(steps) - 1
-            ops += steps
-    return ops + contraction_ops(refs[0], shapes[0], p, refs[1], shapes[1], q, start=len(ops))
+    return contraction_ops(LayerInput(0), shapes[0], p, LayerInput(1), shapes[1], q, normalize)
 
 
 def _einsum_subscripts(call: LayerCall, equation: str, rank: int) -> tuple:

@@ -131,9 +131,10 @@ def test_dot_moves_the_contracted_axes_and_restores_keras_layout():
 
 def test_dot_normalize_normalizes_along_the_contracted_axes():
     ops = _dot([(3, 4), (4, 5)], [2, 1], normalize=True)
-    # x's contracted axis is its last: one unit_norm; y's is its first: moved last and back around it
-    assert [op.op for op in ops] == ["unit_norm", "transpose", "unit_norm", "transpose", "matmul"]
-    assert ops[0].inputs == [LayerInput(0)] and ops[1].inputs == [LayerInput(1)] and ops[2].inputs is None
+    # x's contracted axis is its last: normalized as it is; y's is its first: moved last, normalized, turned to (k, n)
+    assert [(op.op, op.shape) for op in ops] == [("unit_norm", (3, 4)), ("transpose", (5, 4)), ("unit_norm", (5, 4)),
+                                                 ("transpose", (4, 5)), ("matmul", (3, 5))]
+    assert ops[0].inputs == [LayerInput(0)] and ops[1].inputs == [LayerInput(1)] and ops[2].inputs == [1]
     assert ops[4].inputs == [0, 3]
     assert all(op.attrs == {"epsilon": 1e-7, "clamp": "inverse"} for op in ops if op.op == "unit_norm")
 

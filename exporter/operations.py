@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from exporter.activations import make_record, output_shape
-from exporter.converters import LayerCall, elementwise_ops, relu_layer, softmax_layer
+from exporter.converters import (LayerCall, broadcast_shape, concatenate, elementwise_ops, relu_layer,
+                                 softmax_layer)
 from exporter.errors import ExportError
-from exporter.ir import Op, size_of
+from exporter.ir import LayerInput, Op, size_of
 
 OPERATION_MODULES = ("keras.src.ops.", "keras.src.activations.", "keras.ops.", "keras.activations.")
 
@@ -296,7 +297,7 @@ def _clip(call: OperationCall) -> list:
 
 
 def _reduced_axes(call: OperationCall, shape: tuple) -> list:
-    """The config's `axis` (an int or a list, Keras counting the batch axis as 0) as sorted sample axes."""
+    """The config's `axis` (an int or a list, Keras counting the batch axis as 0) as sorted sample axes (None refused)."""
     axis = call.config.get("axis", "missing")
     if axis == "missing":
         raise call.error("has no 'axis' in its config")
@@ -311,7 +312,7 @@ def _reduced_axes(call: OperationCall, shape: tuple) -> list:
             raise call.error(f"axis {axis!r} is not an axis of an input of rank {rank}")
         a = a % rank
         if a == 0:
-            raise call.error("reduces over the batch axis (axis 0), which is not supported")
+            raise call.error(f"axis {axis!r} names the batch axis (axis 0), which is not supported")
         sample.append(a - 1)
     if len(set(sample)) != len(sample):
         raise call.error(f"axis {axis!r} names an axis twice")
@@ -353,15 +354,155 @@ def _reduction(function: str):
     return convert
 
 
+# ---- shape operations: existing IR ops, no data computed -------------------------------------------
+
+
+def _batch_first(call: OperationCall, key: str, values, what: str) -> list:
+    """A config list that includes the batch axis (Keras's ops take the whole tensor's shape): its sample part."""
+    if not isinstance(values, list) or not values or any(isinstance(v, bool) for v in values):
+        raise call.error(f"has {key}={values!r}; a list starting with the batch axis is supported")
+    return values
+
+
+def _reshape_op(call: OperationCall) -> list:
+    """`newshape` with the batch axis first as -1 (ops.reshape(x, (-1, 4, 3))) and one more -1 at most: the IR op `reshape`."""
+    shape = call.tensor_only()
+    target = _batch_first(call, "newshape", call.config.get("newshape"), "shape")
+    if target[0] not in (-1, None) or not all(isinstance(d, int) for d in target[1:]):
+        raise call.error(f"has newshape={target!r}; the first entry must be -1 (the batch axis is kept), "
+                         "e.g. keras.ops.reshape(x, (-1, 4, 3))")
+    sample = target[1:]
+    size = size_of(shape)
+    if not sample or sample.count(-1) > 1 or any(d == 0 or d < -1 for d in sample):
+        raise call.error(f"cannot reshape (None, {', '.join(map(str, shape))}) to {tuple(target)}")
+    known = size_of([d for d in sample if d != -1])
+    if -1 in sample:
+        if size % known:
+            raise call.error(f"cannot reshape (None, {', '.join(map(str, shape))}) to {tuple(target)}")
+        sample = [size // known if d == -1 else d for d in sample]
+    if size_of(sample) != size:
+        raise call.error(f"cannot reshape (None, {', '.join(map(str, shape))}) to {tuple(target)}")
+    return [Op("reshape", tuple(sample))]
+
+
+def _transpose_op(call: OperationCall) -> list:
+    """`axes` with the batch axis kept first ([0, 2, 1]): the IR op `transpose` of the sample axes."""
+    shape = call.tensor_only()
+    axes = call.config.get("axes")
+    if axes is None:
+        raise call.error("reverses every axis, the batch axis included (axes=None); give axes with 0 first, "
+                         "e.g. keras.ops.transpose(x, (0, 2, 1))")
+    axes = _batch_first(call, "axes", axes, "axes")
+    rank = len(shape) + 1
+    normalized = [a % rank if isinstance(a, int) and -rank <= a < rank else None for a in axes]
+    if None in normalized or sorted(normalized) != list(range(rank)) or normalized[0] != 0:
+        raise call.error(f"has axes={axes!r}; a permutation of the {rank} axes keeping the batch axis 0 first "
+                         "is supported")
+    perm = [a - 1 for a in normalized[1:]]
+    if perm == list(range(len(shape))):
+        return []
+    return [Op("transpose", tuple(shape[p] for p in perm), {"perm": perm})]
+
+
+def _expand_dims(call: OperationCall) -> list:
+    """New axes of size 1 at `axis` (an int or a list, counted in the result, never the batch axis): a `reshape`."""
+    shape = call.tensor_only()
+    axis = call.config.get("axis")
+    axes = axis if isinstance(axis, list) else [axis]
+    rank = len(shape) + 1 + len(axes)
+    picked = []
+    for a in axes:
+        if isinstance(a, bool) or not isinstance(a, int) or not -rank <= a < rank:
+            raise call.error(f"axis {axis!r} is not an axis of the result of rank {rank}")
+        picked.append(a % rank)
+    if 0 in picked or len(set(picked)) != len(picked):
+        raise call.error(f"axis {axis!r} is the batch axis or names an axis twice")
+    rest = iter(shape)
+    out = tuple(1 if a in picked else next(rest) for a in range(1, rank))
+    return [Op("reshape", out)]
+
+
+def _squeeze(call: OperationCall) -> list:
+    """Axes of size 1 named by `axis` (an int or a list; never the batch axis, never None) dropped: a `reshape`."""
+    shape = call.tensor_only()
+    axis = call.config.get("axis")
+    if axis is None:
+        raise call.error("has axis=None, which would drop the batch axis of a batch of one; name the axes, "
+                         "e.g. keras.ops.squeeze(x, axis=1)")
+    axes = _reduced_axes(call, shape)
+    if any(shape[a] != 1 for a in axes):
+        raise call.error(f"squeezes axis {axis!r} of (None, {', '.join(map(str, shape))}), whose size is not 1")
+    out = tuple(d for a, d in enumerate(shape) if a not in axes)
+    if not out:
+        raise call.error("would leave no axis besides the batch; kerasless tensors keep at least one")
+    return [Op("reshape", out)]
+
+
+def _tensor_list(call: OperationCall) -> list:
+    """The shapes of a call whose one argument is a list of tensors (concatenate, stack), in order."""
+    expected = [[{"tensor": k} for k in range(len(call.input_shapes))]]
+    if call.arguments != expected or len(call.input_shapes) < 2:
+        raise call.error(f"is called with {str(call.arguments)[:80]}; a list of two or more tensors is supported")
+    return [tuple(s) for s in call.input_shapes]
+
+
+def _concatenate_op(call: OperationCall) -> list:
+    """A list of tensors joined on `axis` (never the batch axis): the IR op `concatenate`."""
+    _tensor_list(call)
+    return concatenate(call)
+
+
+def _stack(call: OperationCall) -> list:
+    """A list of tensors of one shape stacked on a new `axis` (never the batch axis): a `reshape` of each, then `concatenate`."""
+    shapes = _tensor_list(call)
+    if len(set(shapes)) != 1:
+        raise call.error(f"stacks tensors of different shapes {shapes}")
+    axis = call.config.get("axis")
+    rank = len(shapes[0]) + 2
+    if isinstance(axis, bool) or not isinstance(axis, int) or not -rank <= axis < rank or axis % rank == 0:
+        raise call.error(f"axis {axis!r} is not a sample axis of the result of rank {rank}")
+    at = axis % rank - 1
+    one = shapes[0][:at] + (1,) + shapes[0][at:]
+    ops = [Op("reshape", one, inputs=[LayerInput(k)]) for k in range(len(shapes))]
+    out = shapes[0][:at] + (len(shapes),) + shapes[0][at:]
+    return ops + [Op("concatenate", out, {"axis": at}, inputs=list(range(len(shapes))))]
+
+
+def _matmul(call: OperationCall) -> list:
+    """Two tensors of one rank (3 or more with the batch; leading sample axes broadcast): the IR op `matmul`; a tensor times a float32 matrix constant (x @ W): a `dense` node without bias."""
+    a, b = _two_operands(call)
+    if _is_tensor(a) and _is_tensor(b):
+        x, y = (tuple(s) for s in call.input_shapes)
+        if len(x) != len(y) or len(x) < 2:
+            raise call.error(f"multiplies (None, {', '.join(map(str, x))}) by (None, {', '.join(map(str, y))}); "
+                             "tensors of one rank with at least two sample axes are supported")
+        if x[-1] != y[-2]:
+            raise call.error(f"cannot multiply (None, {', '.join(map(str, x))}) by (None, {', '.join(map(str, y))})")
+        lead = broadcast_shape([x[:-2], y[:-2]], call.error)
+        return [Op("matmul", lead + (x[-2], y[-1]))]
+    if not _is_tensor(a):
+        raise call.error("multiplies a constant by a tensor; a tensor times a constant matrix (x @ W) is supported")
+    shape = tuple(call.input_shapes[0])
+    kernel = _constant(call, b)
+    if kernel.ndim != 2 or not shape or kernel.shape[0] != shape[-1]:
+        raise call.error(f"multiplies (None, {', '.join(map(str, shape))}) by a constant of shape {kernel.shape}; "
+                         f"a ({shape[-1] if shape else 'n'}, units) matrix is supported")
+    linear = make_record("linear", call.where())
+    return [Op("dense", shape[:-1] + (kernel.shape[1],), {"activation": linear},
+               {"kernel": np.ascontiguousarray(kernel, dtype=np.float32)})]
+
+
 # Keras operation class name -> converter. docs/layers.md is generated from this table.
 OPERATIONS = {
     "Absolute": _activation("abs"),
     "Add": _add,
     "Celu": _activation("celu", ("alpha",)),
     "Clip": _clip,
+    "Concatenate": _concatenate_op,
     "Divide": _divide,
     "Elu": _activation("elu", ("alpha",)),
     "Exp": _activation("exponential"),
+    "ExpandDims": _expand_dims,
     "Gelu": _activation("gelu", flags=("approximate",)),
     "Glu": _activation("glu", axis_wise=True),
     "HardShrink": _activation("hard_shrink", ("threshold",)),
@@ -372,6 +513,7 @@ OPERATIONS = {
     "Log": _activation("log"),
     "LogSigmoid": _activation("log_sigmoid"),
     "LogSoftmax": _activation("log_softmax", axis_wise=True),
+    "Matmul": _matmul,
     "Max": _reduction("max"),
     "Maximum": _extremum("maximum"),
     "Mean": _reduction("mean"),
@@ -382,6 +524,7 @@ OPERATIONS = {
     "ReLU": _relu,
     "Relu": _plain_relu,
     "Relu6": _activation("relu6"),
+    "Reshape": _reshape_op,
     "Selu": _activation("selu"),
     "Sigmoid": _activation("sigmoid"),
     "Silu": _activation("silu"),
@@ -395,10 +538,13 @@ OPERATIONS = {
     "Sqrt": _activation("sqrt"),
     "Square": _activation("square"),
     "Squareplus": _activation("squareplus", ("b",)),
+    "Squeeze": _squeeze,
+    "Stack": _stack,
     "Subtract": _subtract,
     "Sum": _reduction("sum"),
     "Tanh": _activation("tanh"),
     "TanhShrink": _activation("tanh_shrink"),
     "Threshold": _activation("threshold", ("threshold", "default_value")),
+    "Transpose": _transpose_op,
     "TrueDivide": _divide,
 }

@@ -124,6 +124,24 @@ def operation_cases(keras):
         "OpMaximum_constant": lambda: _op(keras, (7,), lambda x: ops.maximum(x, 0.2), "op_max_c"),
         "OpMinimum": lambda: _op2(keras, [(2, 3), (2, 1)], ops.minimum, "op_min_bc"),
         "OpMinimum_constant": lambda: _op(keras, (7,), lambda x: ops.minimum(-0.4, x), "op_min_c"),
+        # shape operations (the batch axis is written in their configs)
+        "OpReshape": lambda: _op(keras, (3, 4), lambda x: ops.reshape(x, (-1, 2, 6)), "op_reshape"),
+        "OpReshape_infer": lambda: _op(keras, (3, 4), lambda x: ops.reshape(x, (-1, 12)), "op_reshape_infer"),
+        "OpTranspose": lambda: _op(keras, (2, 3, 4), lambda x: ops.transpose(x, (0, 3, 1, 2)), "op_transpose"),
+        "OpExpandDims": lambda: _op(keras, (3, 4), lambda x: ops.expand_dims(x, 1), "op_expand"),
+        "OpExpandDims_negative": lambda: _op(keras, (3, 4), lambda x: ops.expand_dims(x, -1), "op_expand_last"),
+        "OpSqueeze": lambda: _op(keras, (3, 1, 4), lambda x: ops.squeeze(x, axis=2), "op_squeeze"),
+        "OpConcatenate": lambda: _op2(keras, [(3, 4), (2, 4)], lambda x, y: ops.concatenate([x, y], axis=1),
+                                      "op_concat"),
+        "OpConcatenate_last": lambda: _op2(keras, [(3, 4), (3, 2)], lambda x, y: ops.concatenate([x, y], axis=-1),
+                                           "op_concat_last"),
+        "OpStack": lambda: _op2(keras, [(3, 4), (3, 4)], lambda x, y: ops.stack([x, y], axis=1), "op_stack"),
+        "OpStack_last": lambda: _op2(keras, [(3, 4), (3, 4)], lambda x, y: ops.stack([x, y], axis=-1),
+                                     "op_stack_last"),
+        "OpMatmul": lambda: _op2(keras, [(3, 4), (4, 5)], ops.matmul, "op_matmul"),
+        "OpMatmul_broadcast": lambda: _op2(keras, [(2, 3, 4), (1, 4, 2)], lambda x, y: x @ y, "op_matmul_bc"),
+        "OpMatmul_constant": lambda: _op(keras, (3, 4), lambda x: x @ np.linspace(-1, 1, 8).reshape(4, 2).astype(
+            np.float32), "op_matmul_c"),
         # reductions over sample axes (keras.src.ops.numpy Sum, Mean, Max, Min)
         "OpSum": lambda: _op(keras, (3, 4), lambda x: ops.sum(x, axis=-1), "op_sum"),
         "OpSum_axes_keepdims": lambda: _op(keras, (3, 4, 5), lambda x: ops.sum(x, axis=[1, 3], keepdims=True),
@@ -145,10 +163,11 @@ def keras_reads_h5(name) -> bool:
 
     It cannot load operation nodes there ("Unknown layer: 'Celu'": the file records no module), so the
     files front-end reads them, but for the operations named like a layer with the same config and
-    one tensor argument (ReLU, Softmax), which it loads as that layer. Add, Multiply, Maximum, ...
-    are layer names too, but Keras fails to call those layers with the operation's arguments.
+    call (ReLU, Softmax, Concatenate of a list), which it loads as that layer. Add, Multiply,
+    Maximum, Reshape ... are layer names too, but Keras fails to rebuild or call those layers from
+    the operation's config and arguments.
     """
-    return not name.startswith("Op") or name.split("_")[0][len("Op"):] in ("ReLU", "Softmax")
+    return not name.startswith("Op") or name.split("_")[0][len("Op"):] in ("ReLU", "Softmax", "Concatenate")
 
 
 def cases(keras):

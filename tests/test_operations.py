@@ -95,6 +95,23 @@ def test_reduce_backward_shares_ties_as_tensorflow_does(keras):
         np.testing.assert_array_equal(got_python, want, err_msg=function)
 
 
+def test_shape_operations_use_existing_ops():
+    assert [(op.op, op.shape) for op in convert("Reshape", [T0], [(3, 4)], {"newshape": [-1, 2, -1]})] == \
+        [("reshape", (2, 6))]
+    op = only(convert("Transpose", [T0], [(2, 3, 4)], {"axes": [0, 3, 1, 2]}))
+    assert op.op == "transpose" and op.attrs == {"perm": [2, 0, 1]} and op.shape == (4, 2, 3)
+    assert convert("Transpose", [T0], [(2, 3)], {"axes": [0, 1, 2]}) == []
+    assert only(convert("ExpandDims", [T0], [(3, 4)], {"axis": -1})).shape == (3, 4, 1)
+    assert only(convert("ExpandDims", [T0], [(3, 4)], {"axis": [1, 3]})).shape == (1, 3, 1, 4)
+    assert only(convert("Squeeze", [T0], [(3, 1, 4, 1)], {"axis": [2, -1]})).shape == (3, 4)
+    ops = convert("Stack", [[T0, T1]], [(3, 4), (3, 4)], {"axis": -1})
+    assert [(op.op, op.shape) for op in ops] == [("reshape", (3, 4, 1)), ("reshape", (3, 4, 1)),
+                                                 ("concatenate", (3, 4, 2))]
+    assert ops[-1].attrs == {"axis": 2} and ops[-1].inputs == [0, 1]
+    dense = only(convert("Matmul", [T0, numpy_constant([[1.0, 2.0], [3.0, 4.0]])], [(5, 2)]))
+    assert dense.op == "dense" and dense.shape == (5, 2) and "bias" not in dense.weights
+
+
 def test_two_tensors_broadcast_as_the_merges_do():
     ops = convert("Divide", [T0, T1], [(1, 5), (3, 1)])
     assert [op.op for op in ops] == ["broadcast", "broadcast", "divide"] and ops[-1].shape == (3, 5)
@@ -117,12 +134,28 @@ def test_two_tensors_broadcast_as_the_merges_do():
     ("Clip", [T0], [(3,)], {"x_max": 1.0}, "no 'x_min'"),
     ("Sqrt", [T0, 2.0], [(3,)], {}, "supported on one tensor only"),
     ("Sum", [T0], [(3, 4)], {"axis": None, "keepdims": False}, "the batch axis included"),
-    ("Mean", [T0], [(3, 4)], {"axis": [0, 1], "keepdims": False}, "batch axis"),
+    ("Mean", [T0], [(3, 4)], {"axis": [0, 1], "keepdims": False}, "names the batch axis"),
     ("Max", [T0], [(3, 4)], {"axis": 3, "keepdims": False, "initial": None}, "not an axis of an input of rank 3"),
     ("Max", [T0], [(3, 4)], {"axis": 1, "keepdims": False, "initial": 0.0}, "only initial=None"),
     ("Min", [T0], [(3, 4)], {"axis": [1, -2], "keepdims": False}, "names an axis twice"),
     ("Sum", [T0], [(3, 4)], {"axis": [1, 2], "keepdims": False}, r"keepdims=True \(output shape \(None, 1, 1\)\)"),
     ("Sum", [T0], [(3, 4)], {"axis": 1}, "'keepdims'"),
+    ("Reshape", [T0], [(3, 4)], {"newshape": [4, 3]}, "the first entry must be -1"),
+    ("Reshape", [T0], [(3, 4)], {"newshape": [-1, 5, -1]}, "cannot reshape"),
+    ("Reshape", [T0], [(3, 4)], {"newshape": [-1, 5]}, "cannot reshape"),
+    ("Transpose", [T0], [(3, 4)], {"axes": None}, "axes=None"),
+    ("Transpose", [T0], [(3, 4)], {"axes": [1, 0, 2]}, "keeping the batch axis 0 first"),
+    ("ExpandDims", [T0], [(3,)], {"axis": 0}, "batch axis"),
+    ("Squeeze", [T0], [(3, 1)], {"axis": None}, "axis=None"),
+    ("Squeeze", [T0], [(3, 1)], {"axis": 1}, "whose size is not 1"),
+    ("Squeeze", [T0], [(1,)], {"axis": 1}, "no axis besides the batch"),
+    ("Concatenate", [T0, T1], [(3,), (3,)], {"axis": 1}, "a list of two or more tensors"),
+    ("Stack", [[T0, T1]], [(3,), (4,)], {"axis": 1}, "different shapes"),
+    ("Stack", [[T0, T1]], [(3,), (3,)], {"axis": 0}, "not a sample axis"),
+    ("Matmul", [T0, T1], [(3, 4), (4,)], {}, "tensors of one rank"),
+    ("Matmul", [T0, T1], [(3, 4), (5, 2)], {}, "cannot multiply"),
+    ("Matmul", [numpy_constant([[1.0]]), T0], [(1, 1)], {}, "multiplies a constant by a tensor"),
+    ("Matmul", [T0, numpy_constant([1.0, 2.0])], [(3, 2)], {}, r"a \(2, units\) matrix"),
 ])
 def test_unsupported_argument_forms_are_refused(class_name, arguments, shapes, config, message):
     with pytest.raises(ExportError, match=message) as caught:

@@ -78,12 +78,8 @@ def print_integer_summary(result, model) -> None:
         line += f", argmax unchanged on {100 * cost.argmax_unchanged:.2f}% of them"
     print(line)
     if cost.check_rows:
-        line = f"--check-data: max |error| {cost.check_max_error:.3g} on {cost.check_rows} rows"
-        if cost.check_argmax_unchanged is not None:
-            line += f", argmax unchanged on {100 * cost.check_argmax_unchanged:.2f}% of them"
-        if cost.accuracy is not None:
-            line += f", accuracy {100 * cost.accuracy:.2f}% ({100 * cost.float_accuracy:.2f}% with the float model)"
-        print(line)
+        print(check_data_line(cost.check_rows, cost.check_max_error, cost.check_argmax_unchanged, cost.accuracy,
+                              cost.float_accuracy, "the float model"))
     for note in result.notes:
         print(note)
 
@@ -157,12 +153,18 @@ def print_cost(result) -> None:
           f"{cost.test_max_error:.3g} on {cost.test_rows} test rows (the embedded vectors hold the {cost.storage} "
           f"model's own outputs)")
     if cost.check_rows:
-        line = f"--check-data: max |error| {cost.check_max_error:.3g} on {cost.check_rows} rows"
-        if cost.argmax_unchanged is not None:
-            line += f", argmax unchanged on {100 * cost.argmax_unchanged:.2f}% of them"
-        if cost.accuracy is not None:
-            line += f", accuracy {100 * cost.accuracy:.2f}% ({100 * cost.float_accuracy:.2f}% with float32 weights)"
-        print(line)
+        print(check_data_line(cost.check_rows, cost.check_max_error, cost.argmax_unchanged, cost.accuracy,
+                              cost.float_accuracy, "float32 weights"))
+
+
+def check_data_line(rows, max_error, unchanged, accuracy, float_accuracy, float_model: str) -> str:
+    """The summary's --check-data line: max |error|, argmax unchanged and accuracy where known."""
+    line = f"--check-data: max |error| {max_error:.3g} on {rows} rows"
+    if unchanged is not None:
+        line += f", argmax unchanged on {100 * unchanged:.2f}% of them"
+    if accuracy is not None:
+        line += f", accuracy {100 * accuracy:.2f}% ({100 * float_accuracy:.2f}% with {float_model})"
+    return line
 
 
 def _interrupt(signum, frame):

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from runtime_py.errors import ModelFormatError
-from runtime_py.limits import MAX_NODES, Budget, short_shape
+from runtime_py.limits import MAX_NODES, Budget, short_shape, size_of
 
 QMIN, QMAX = -128, 127
 INT32_MAX = 2 ** 31 - 1
@@ -92,9 +92,7 @@ def validate_integer(manifest: dict, decode, path: str, helpers) -> dict:
     raw_nodes = _expect(manifest.get("nodes"), list, f"{path}: nodes")
     if not raw_nodes or len(raw_nodes) > MAX_NODES:
         raise ModelFormatError(f"{path}: nodes: an integer model has 1 to {MAX_NODES:,} nodes, got {len(raw_nodes):,}")
-    previous, width = in_name, 1
-    for d in in_shape:
-        width *= d
+    previous, width = in_name, size_of(in_shape)
     nodes, digest, names = [], hashlib.sha256(), {in_name}
     for k, raw in enumerate(raw_nodes):
         where = f"{path}: nodes[{k}]"
@@ -156,10 +154,7 @@ def validate_integer(manifest: dict, decode, path: str, helpers) -> dict:
                       "layer": raw.get("layer") if isinstance(raw.get("layer"), str) else node_name})
         names.add(node_name)
         previous, width = node_name, units
-    out_size = 1
-    for d in out_shape:
-        out_size *= d
-    if out_name != previous or out_size != width:
+    if out_name != previous or size_of(out_shape) != width:
         raise ModelFormatError(f"{path}: output {out_name[:80]!r} must be the last node's {width} values")
     expected_hash = manifest.get("weights_sha256")
     if expected_hash is not None and expected_hash != digest.hexdigest():

@@ -12,6 +12,7 @@ import struct
 
 from runtime_py import integer_kernels
 from runtime_py.errors import VerificationError
+from runtime_py.limits import size_of
 
 try:
     import numpy as _np
@@ -56,8 +57,8 @@ class IntegerModel:
         in_name, in_shape, self.input_scale, self.input_zero_point = spec["input"]
         out_name, out_shape, self.output_scale, self.output_zero_point = spec["output"]
         self.inputs, self.outputs = [TensorInfo(in_name, in_shape)], [TensorInfo(out_name, out_shape)]
-        self._in_size = len_of(in_shape)
-        self._out_size = len_of(out_shape)
+        self._in_size = size_of(in_shape)
+        self._out_size = size_of(out_shape)
         self._numpy_weights = None
         if backend == "numpy":
             self._numpy_weights = [{k: _np.array(v, dtype=_np.int64) for k, v in node["weights"].items()}
@@ -174,13 +175,6 @@ class IntegerModel:
     def _nest(self, rows: list) -> list:
         shape = self.outputs[0].shape
         return [_nest(row, shape) for row in rows]
-
-
-def len_of(shape) -> int:
-    count = 1
-    for d in shape:
-        count *= d
-    return count
 
 
 def _flatten(value) -> list:

@@ -691,7 +691,7 @@ def einsum_dense(call: LayerCall) -> list:
     size.update({c: kernel.shape[k] for k, c in enumerate(ker) if c in made})
     out_shape = tuple(size[c] for c in out[1:])
     written = call.config.get("output_shape")
-    written = [written] if isinstance(written, int) else written
+    written = [written] if isinstance(written, int) else list(written) if isinstance(written, tuple) else written
     named = [c for c in _einsum_output_letters(equation) if c != batch]  # the axes output_shape lists
     # (with an ellipsis Keras takes output_shape with or without the elided axes: only the plain form is checked)
     if written is not None and "..." not in equation and (not isinstance(written, list) or len(written) != len(named)

@@ -89,6 +89,17 @@ int main(void) {{
     stdin = b"".join(float32_bytes(a[r], b[r]) for r in range(len(a)))
     c = read_float32(run(exe, stdin=stdin).stdout, python.shape)
     np.testing.assert_array_equal(c.view(np.uint32), python.view(np.uint32))
+    # KERASLESS_DENSE_FMA=0 (cores without a fused multiply-add): x * y rounded, then + acc rounded, in order
+    two = build([tmp_path / "main.c"], tmp_path / "main_mul_add", include=[tmp_path], flags=["-DKERASLESS_DENSE_FMA=0"])
+    rank = max(len(a_shape), len(b_shape))
+    wide_a = a.reshape((len(a),) + (1,) * (rank - len(a_shape)) + a_shape)
+    wide_b = b.reshape((len(b),) + (1,) * (rank - len(b_shape)) + b_shape)
+    want = np.zeros(python.shape, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for p in range(a_shape[-1]):
+            want = (wide_a[..., :, p:p + 1] * wide_b[..., p:p + 1, :]).astype(np.float32) + want
+    got = read_float32(run(two, stdin=stdin).stdout, python.shape)
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 @pytest.mark.parametrize("a_shape, b_shape", [((3, 4), (5, 5)), ((4,), (4, 5)), ((2, 3, 4), (3, 4, 5))])

@@ -108,12 +108,14 @@ def _relabel(text: str, path: Path, label: str) -> str:
 
 
 def export_model(model, outputs, name: str | None = None, frontend: str | None = None, gradients: bool = False,
-                 weights: str = "float32", check_data=None, check_labels=None) -> ExportResult:
+                 weights: str = "float32", check_data=None, check_labels=None, integer: bool = False,
+                 calibrate=None) -> ExportResult:
     """Export a live Keras model (Sequential or functional) to every path in outputs (format from the extension).
 
     name: the C prefix (default: the model's name made into a C identifier). The other options are
     export-model's (exporter/export.py's export()): frontend "keras" (default) or "files", gradients,
-    weights "float32"/"float16"/"int8", check_data and check_labels (.npy paths). Returns the
+    weights "float32"/"float16"/"int8", check_data and check_labels (.npy paths), integer with
+    calibrate (a .npy path: an integer-only int8 model, docs/format.md "Integer models"). Returns the
     ExportResult the command line prints; raises ExportError on a user error, writing nothing.
     """
     flavour = keras_flavour(model)
@@ -135,6 +137,6 @@ def export_model(model, outputs, name: str | None = None, frontend: str | None =
 
         try:
             return export_reading(reader, _model_name(model), targets, True, gradients, weights, check_data,
-                                  check_labels)
+                                  check_labels, integer, calibrate)
         except ExportError as exc:
             raise type(exc)(_relabel(str(exc), path, label)) from None

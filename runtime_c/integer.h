@@ -2,13 +2,23 @@
  * "Integer models"). No float, no division but softmax's 32-bit one: TensorFlow Lite's int8
  * requantization (single rounding, as LiteRT's reference kernels are built), one 32x32->64-bit
  * multiply per output value. Mirrors runtime_py/integer_kernels.py line for line.
- * Weights are read through KL_INT8_READ / KL_INT32_READ, plain loads unless a target redefines them.
+ * Constant arrays are read through KL_INT8_READ / KL_INT32_READ (program memory on AVR, storage.h).
  */
 #ifndef KERASLESS_KERNEL_INTEGER
 #define KERASLESS_KERNEL_INTEGER
 
 #include <stdint.h>
 
+/* storage.h (pasted before this file in a header) says where the constant arrays live: on AVR in
+ * program memory, read with pgm_read_*; elsewhere plain reads. */
+#if defined(KERASLESS_PROGMEM) && KERASLESS_PROGMEM
+#ifndef KL_INT8_READ
+#define KL_INT8_READ(p) ((int8_t)pgm_read_byte(p))
+#endif
+#ifndef KL_INT32_READ
+#define KL_INT32_READ(p) ((int32_t)pgm_read_dword(p))
+#endif
+#endif
 #ifndef KL_INT8_READ
 #define KL_INT8_READ(p) (*(p))
 #endif

@@ -74,6 +74,7 @@ def to_integer_header(graph: IntegerGraph, vectors: list, producer: dict, prefix
         "weight_bytes": graph.weight_bytes(),
         "macs": sum(int(n.weights["kernel"].size) for n in graph.nodes if n.op == "dense_int8"),
         "width": max([in_size] + [n.shape[0] for n in graph.nodes]),
+        "storage": shared_kernel("storage"),  # KERASLESS_WEIGHTS: the arrays in AVR program memory
         "kernel": shared_kernel("integer"),
         "arrays": arrays,
         "calls": _calls(graph, prefix),

@@ -17,6 +17,12 @@
  * avr-libc's fma misses the last place on rare sums; both stay within the parity judge.
  * Define it to 0 or 1 before including the header to choose yourself.
  *
+ * KERASLESS_DENSE_BLOCKS chooses the one-row loop: 1 keeps blocks of 16, 8 and 4 sums in
+ * registers (below); 0 computes one output at a time. The default is 1, except on AVR, whose
+ * 32 8-bit registers hold no block of float sums: there the blocks only spill, and cost 2.4 KiB
+ * of program memory for nothing (docs/embedded.md). The order of each output's sum is the same
+ * either way, so both give the same bits.
+ *
  * Speed, without -ffast-math and without -march:
  *  - one row (NAME_predict) keeps the sums of 16 consecutive outputs in registers (then 8, 4,
  *    1) while the loop walks the kernel's column block row by row: per multiply-add one weight
@@ -69,6 +75,14 @@
 #define KL_DENSE_DISPATCH 1
 #else
 #define KL_DENSE_CLONES
+#endif
+
+#ifndef KERASLESS_DENSE_BLOCKS
+#if defined(__AVR__)
+#define KERASLESS_DENSE_BLOCKS 0
+#else
+#define KERASLESS_DENSE_BLOCKS 1
+#endif
 #endif
 
 #ifndef KERASLESS_DENSE_FMA
@@ -234,6 +248,7 @@ static KL_ALWAYS_INLINE void kl_dense_row_stored(float *KL_RESTRICT y,          
 {
     const size_t bytes = KL_STORED_BYTES(storage), step = (size_t)n_out * bytes; /* one kernel row */
     const float *const end = x + n_in;
+#if KERASLESS_DENSE_BLOCKS
     int j = 0;
     if (storage != KL_STORED_I8) {
         for (; j + 16 <= n_out; j += 16) { /* w walks down columns j .. j+15 */
@@ -265,7 +280,11 @@ static KL_ALWAYS_INLINE void kl_dense_row_stored(float *KL_RESTRICT y,          
         }
         KL_DENSE_STORE4(y + j, a);
     }
-    for (int col = n_out - n_out % 4; col < n_out; col++) { /* the last n_out % 4 outputs, one at a time */
+    const int first = n_out - n_out % 4; /* the blocks above covered the outputs before it */
+#else
+    const int first = 0;
+#endif
+    for (int col = first; col < n_out; col++) { /* the last n_out % 4 outputs (every one without blocks) */
         float s0 = 0.0f;
         const float c0 = KL_DENSE_SCALE(scale, col, storage);
         const unsigned char *KL_RESTRICT w = kernel + (size_t)col * bytes;

@@ -53,6 +53,7 @@ int main(void)
 VARIANTS = {
     "O2": dict(opt="-O2"),
     "O2-no-dispatch": dict(opt="-O2", flags=["-DKERASLESS_NO_TARGET_CLONES"]),
+    "O2-no-blocks": dict(opt="-O2", flags=["-DKERASLESS_DENSE_BLOCKS=0"]),  # AVR's default loop
     "O3-native": dict(opt="-O3", flags=["-march=native"]),
     "clang-O2": dict(cc="clang", opt="-O2"),
     "sanitize": dict(opt="-O1", flags=["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]),
@@ -95,7 +96,7 @@ def test_predict_batch_matches_keras_and_predict(zoo, drivers, name, rows):
     assert_parity(batch.reshape(want.shape), want, f"{name} predict_batch rows={rows}")
 
 
-@pytest.mark.parametrize("variant", ["O2-no-dispatch", "O3-native", "clang-O2"])
+@pytest.mark.parametrize("variant", ["O2-no-dispatch", "O2-no-blocks", "O3-native", "clang-O2"])
 def test_every_build_gives_the_same_bits(zoo, drivers, variant):
     x = zoo.inputs("mnist", rows=1024, seed=9, scale=3.0)[0]
     reference = run_driver(drivers("mnist", "O2"), x, 10)

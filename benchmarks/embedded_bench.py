@@ -107,15 +107,45 @@ def test_rows(model, key):
 # ---- one cell: a model on a target ------------------------------------------------------------------
 
 
-def measure(header, prefix, target, rows, keras_out, workdir, opt="-Os"):
+def measure(header, prefix, target, rows, keras_out, workdir, opt="-Os", defines=()):
     flat = rows.reshape(len(rows), -1)
-    model = mcu.build(header, prefix, target, "predict", workdir, rows=flat, opt=opt)
+    model = mcu.build(header, prefix, target, "predict", workdir, rows=flat, opt=opt, defines=defines,
+                      tag="-".join(defines))
     empty = mcu.build(header, prefix, target, "empty", workdir, rows=flat, opt=opt)
     result = mcu.run(model)
     ours = result.output_array()
     return {"flash": model.text - empty.text, "ram": model.data - empty.data, "stack": result.stack,
             "instructions": result.instructions, "cycles": result.cycles,
             "max_error": float(np.max(np.abs(ours - keras_out.reshape(ours.shape))))}
+
+
+def calibration_rows(model, key):
+    """Representative inputs for TFLite's int8 conversion: the held-back digits, else the test rows' distribution."""
+    shape = tuple(model.inputs[0].shape[1:])
+    if key == "digits":
+        data = np.loadtxt(ROOT / "examples" / "digits_holdout.csv", delimiter=",", skiprows=1, dtype=np.float32)
+        return data[:, :64].reshape((-1, *shape))
+    return np.random.default_rng(SEED + 2).uniform(-1.0, 1.0, (200, *shape)).astype(np.float32)
+
+
+def tflm_x86(saved: Path, rows, calibration, folder: Path) -> dict:
+    """storage -> TFLM's x86 interpreter figures (benchmarks/tflm_x86.py, in a subprocess) or why there are none."""
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("tflite_micro") is None:
+        return {"missing": "tflite-micro is not installed (pip install -e '.[embedded-bench]')"}
+    np.save(folder / "tflm_rows.npy", rows)
+    np.save(folder / "tflm_calibration.npy", calibration)
+    found = {}
+    for storage in ("float32", "int8"):
+        done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tflm_x86.py"), str(saved),
+                               str(folder / "tflm_rows.npy"), str(folder / "tflm_calibration.npy"), storage],
+                              capture_output=True, text=True, timeout=600)
+        lines = done.stdout.strip().splitlines()
+        found[storage] = json.loads(lines[-1]) if done.returncode == 0 and lines else \
+            f"failed ({done.returncode}): {(done.stderr.strip().splitlines() or ['no output'])[-1][:120]}"
+    return found
 
 
 def fits(target, weight_bytes, what="float32 weights") -> str | None:
@@ -217,6 +247,8 @@ def run(keys: list) -> dict:
                 export_model(model, [stored], name=f"{key}_{storage}", weights=storage)
                 contenders.append((f"kerasless {storage}", stored, f"{key}_{storage}",
                                    header_weight_bytes(stored, f"{key}_{storage}"), f"{storage} weights"))
+            entry["tflm_x86"] = tflm_x86(scratch / f"{key}.keras", rows, calibration_rows(model, key), scratch)
+            print(f"{key:10s} tflm x86: {entry['tflm_x86']}", flush=True)
             peer_folder = scratch / f"{key}_emlearn"
             peer_folder.mkdir()
             peer = emlearn_header(keras, model, f"{key}_emlearn", peer_folder)
@@ -233,6 +265,8 @@ def run(keys: list) -> dict:
                         continue
                     jobs[(key, column, "-Os")] = pool.submit(measure, path, prefix, target, rows, keras_out, scratch)
                 if target.name == "m4f" and not mcu.missing_tools(target):
+                    jobs[(key, "m4f static scratch", "-Os")] = pool.submit(  # emlearn's trade: buffers in RAM
+                        measure, header, key, target, rows, keras_out, scratch, "-Os", ("KL_STATIC_SCRATCH",))
                     jobs[(key, target.name, "-O2")] = pool.submit(measure, header, key, target, rows, keras_out,
                                                                   scratch, "-O2")
                     for opt in ("-Os", "-O2"):
@@ -362,6 +396,21 @@ def summary_lines(results) -> list:
             lines.append(f"| {key} | {target}{' (cycles)' if target.startswith('atmega') else ''} | {pair(ours)} | "
                          f"{pair(_cell(model, f'{target} kerasless float16 -Os'))} | {pair(i8)} | {ratio} | "
                          f"{peer_text} | {quoted[0]} | {quoted[1]} |")
+    lines += ["", "TensorFlow Lite Micro's x86-64 interpreter (the `tflite-micro` PyPI package, "
+              "benchmarks/tflm_x86.py): the converted model's bytes and the arena its recording allocator used "
+              "for one invoke (x86-64 arenas are about twice the on-target ones: 64-bit pointers and alignment), "
+              "and the largest difference from Keras on the same rows (int8: full-integer conversion from "
+              "representative rows, dequantized).", "",
+              "| model | float32: model bytes / arena / max error | int8: model bytes / arena / max error |",
+              "|---|---|---|"]
+    for key, model in results["models"].items():
+        tflm = model.get("tflm_x86", {})
+        if "missing" in tflm:
+            lines.append(f"| {key} | {tflm['missing']} | |")
+            continue
+        cells = [f"{c['model_bytes']:,} / {c['arena']:,} / {c['max_error']:.3g}" if isinstance(c, dict) else c
+                 for c in (tflm.get("float32", "-"), tflm.get("int8", "-"))]
+        lines.append(f"| {key} | {cells[0]} | {cells[1]} |")
     return lines + [""]
 
 

@@ -8,6 +8,8 @@
  *                     them gives the counting overhead to subtract;
  *   KL_MODE_EMPTY     the same program without the model (outputs are copies of the inputs):
  *                     the baseline whose flash and RAM are subtracted from KL_MODE_PREDICT's.
+ * -DKL_STATIC_SCRATCH makes KL_MODE_PREDICT call <prefix>_predict_scratch with a static buffer
+ * (<prefix>_DECLARE_SCRATCH) instead of <prefix>_predict_multi, whose scratch is on the stack.
  * Output lines end with "done"; anything else on the line means the firmware did not finish.
  */
 #include <stddef.h>
@@ -100,7 +102,12 @@ __attribute__((noinline)) static void predict_row(void) /* its frame must start 
     for (int k = 0; k < HARNESS_NUM_OUTPUTS; k++) {
         outputs[k] = output_row + harness_output_offsets[k];
     }
+#if defined(KL_STATIC_SCRATCH) /* the scratch in static RAM (NAME_DECLARE_SCRATCH), not on the stack */
+    static KL_MODEL_FUNCTION(KL_MODEL, _DECLARE_SCRATCH)(scratch);
+    KL_MODEL_FUNCTION(KL_MODEL, _predict_scratch)(scratch, inputs, outputs);
+#else
     KL_MODEL_FUNCTION(KL_MODEL, _predict_multi)(inputs, outputs);
+#endif
 #else
     for (int k = 0; k < HARNESS_OUTPUT_FLOATS; k++) {
         output_row[k] = input_row[k % HARNESS_INPUT_FLOATS];

@@ -40,6 +40,7 @@ OPS = {
     "minimum": "y = min(min(x0, x1), x2) ...",
     "dot": "y = [sum(x0 * x1)], optionally of L2-normalized inputs",
     "reduce": "y = sum, mean, max or min over the last axis, which the output drops",
+    "slice": "y = x[begin0::step0, begin1::step1, ...] with the node's shape (numpy basic slicing)",
     "matmul": "y = x0 @ x1 over the last two axes, the leading axes broadcast",
 }
 

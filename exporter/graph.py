@@ -341,6 +341,9 @@ class _Builder:
             self.shapes[tensor] = tuple(op.shape)
             current = [tensor]
             produced.append(tensor)
+        marked = sorted((op.output, produced[k]) for k, op in enumerate(ops) if op.output is not None)
+        if marked:  # several outputs (keras.ops.split), in the order the converter numbered them
+            current = [tensor for _, tensor in marked]
         if not ops and len(inputs) != 1:
             raise ExportError(f"layer {display!r} ({class_name}) passes through several inputs")
         params = sum(int(getattr(w, "size", 0)) for w in weights)

@@ -24,7 +24,9 @@ class Op:
 
     inputs None reads the previous op's output (the first op: all the layer's inputs); otherwise it
     lists what the op reads, each a LayerInput(k) (the layer's input k) or an int k (the output of
-    op k of the same list, an earlier one). The last op's output is the layer's output.
+    op k of the same list, an earlier one). The last op's output is the layer's output, unless some
+    ops name the output they give (`output` k): then those are the layer's outputs, in order of k
+    (keras.ops.split).
     """
 
     op: str
@@ -32,6 +34,7 @@ class Op:
     attrs: dict = field(default_factory=dict)
     weights: dict = field(default_factory=dict)
     inputs: list | None = None
+    output: int | None = None
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from exporter.activations import make_record, output_shape
-from exporter.converters import (LayerCall, broadcast_shape, concatenate, elementwise_ops, relu_layer,
-                                 softmax_layer)
+from exporter.converters import (LayerCall, _sample_axis, broadcast_shape, concatenate, elementwise_ops,
+                                 relu_layer, softmax_layer)
 from exporter.errors import ExportError
 from exporter.ir import LayerInput, Op, size_of
 
@@ -492,6 +492,94 @@ def _matmul(call: OperationCall) -> list:
                {"kernel": np.ascontiguousarray(kernel, dtype=np.float32)})]
 
 
+# ---- slicing ---------------------------------------------------------------------------------------
+
+
+def _slice_items(call: OperationCall, key, rank: int) -> list:
+    """A GetItem key (Keras's __slice__, __ellipsis__ records and integers) as one item per axis, batch first."""
+    items = key if isinstance(key, list) else [key]
+    ellipses = [k for k, item in enumerate(items)
+                if isinstance(item, dict) and item.get("class_name") == "__ellipsis__"]
+    if len(ellipses) > 1:
+        raise call.error("has more than one ellipsis (...) in its index")
+    full = {"class_name": "__slice__", "config": {"start": None, "stop": None, "step": None}}
+    if ellipses:
+        k = ellipses[0]
+        items = items[:k] + [full] * (rank - len(items) + 1) + items[k + 1:]
+    if len(items) > rank:
+        raise call.error(f"indexes {len(items)} axes of a tensor of rank {rank}")
+    return items + [full] * (rank - len(items))
+
+
+def _get_item(call: OperationCall) -> list:
+    """`x[...]` with slices (any start, stop and step, negative ones too), integers and an ellipsis on the sample axes, the batch axis taken whole: a `slice` node, then a `reshape` dropping the axes integers remove; None (new axes) and tensor indices are refused."""
+    if len(call.arguments) != 2 or call.arguments[0] != {"tensor": 0} or len(call.input_shapes) != 1:
+        raise call.error("is called with a tensor index or several tensors; slices and integers are supported")
+    shape = tuple(call.input_shapes[0])
+    items = _slice_items(call, call.arguments[1], len(shape) + 1)
+    first = items[0]
+    if not (isinstance(first, dict) and first.get("class_name") == "__slice__"
+            and first.get("config") == {"start": None, "stop": None, "step": None}):
+        raise call.error("indexes the batch axis; take it whole (x[:, ...])")
+    begin, step, sizes, kept = [], [], [], []
+    for size, item in zip(shape, items[1:]):
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not -size <= item < size:
+                raise call.error(f"index {item} is out of range for an axis of size {size}")
+            begin.append(item % size), step.append(1), sizes.append(1)
+            continue
+        if not (isinstance(item, dict) and item.get("class_name") == "__slice__"
+                and isinstance(item.get("config"), dict)):
+            raise call.error(f"has the index {str(item)[:80]}; slices, integers and one ellipsis are supported")
+        bounds = [item["config"].get(k) for k in ("start", "stop", "step")]
+        if any(b is not None and (isinstance(b, bool) or not isinstance(b, int)) for b in bounds):
+            raise call.error(f"has the slice {bounds}; its start, stop and step must be integers or None")
+        if bounds[2] == 0:
+            raise call.error("has a slice step of 0")
+        start, stop, stride = slice(*bounds).indices(size)
+        count = len(range(start, stop, stride))
+        if count == 0:
+            raise call.error(f"slice {bounds} of an axis of size {size} is empty")
+        begin.append(start), step.append(stride), sizes.append(count)
+        kept.append(len(sizes) - 1)
+    out = tuple(sizes[a] for a in kept)
+    if not out:
+        raise call.error("leaves no axis besides the batch (every sample axis indexed by an integer); "
+                         "keep one with a slice, e.g. x[:, 2:3] instead of x[:, 2]")
+    ops = []
+    if tuple(sizes) != shape or step != [1] * len(shape):
+        ops.append(Op("slice", tuple(sizes), {"begin": begin, "step": step}))
+    if out != tuple(sizes):
+        ops.append(Op("reshape", out))
+    return ops
+
+
+def _split(call: OperationCall) -> list:
+    """`indices_or_sections` (a number of equal parts, or the indices to cut at) along `axis` (never the batch axis): one `slice` node per output."""
+    shape = call.tensor_only()
+    axis = _sample_axis(call, call.config.get("axis"), len(shape))
+    size = shape[axis]
+    cuts = call.config.get("indices_or_sections")
+    if isinstance(cuts, int) and not isinstance(cuts, bool):
+        if cuts <= 0 or size % cuts:
+            raise call.error(f"splits an axis of size {size} into {cuts} equal parts, which it cannot be")
+        bounds = [size // cuts * k for k in range(cuts + 1)]
+    elif isinstance(cuts, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in cuts):
+        bounds = [0] + [min(max(c % size if c < 0 else c, 0), size) for c in cuts] + [size]
+        if any(b > e for b, e in zip(bounds, bounds[1:])):
+            raise call.error(f"has indices {cuts} that do not increase")
+    else:
+        raise call.error(f"has indices_or_sections={cuts!r}; a number of parts or a list of indices is supported")
+    ops = []
+    for k, (start, stop) in enumerate(zip(bounds, bounds[1:])):
+        if stop == start:
+            raise call.error(f"part {k} ({start}:{stop}) is empty; kerasless tensors have no empty axes")
+        out = shape[:axis] + (stop - start,) + shape[axis + 1:]
+        begin = [start if a == axis else 0 for a in range(len(shape))]
+        ops.append(Op("slice", out, {"begin": begin, "step": [1] * len(shape)}, inputs=[LayerInput(0)], output=k))
+    return ops
+
+
 # Keras operation class name -> converter. docs/layers.md is generated from this table.
 OPERATIONS = {
     "Absolute": _activation("abs"),
@@ -504,6 +592,7 @@ OPERATIONS = {
     "Exp": _activation("exponential"),
     "ExpandDims": _expand_dims,
     "Gelu": _activation("gelu", flags=("approximate",)),
+    "GetItem": _get_item,
     "Glu": _activation("glu", axis_wise=True),
     "HardShrink": _activation("hard_shrink", ("threshold",)),
     "HardSigmoid": _activation("hard_sigmoid"),
@@ -535,6 +624,7 @@ OPERATIONS = {
     "SparsePlus": _activation("sparse_plus"),
     "SparseSigmoid": _activation("sparse_sigmoid"),
     "Sparsemax": _activation("sparsemax", axis_wise=True),
+    "Split": _split,
     "Sqrt": _activation("sqrt"),
     "Square": _activation("square"),
     "Squareplus": _activation("squareplus", ("b",)),

@@ -191,3 +191,8 @@ def reduce_backward(grad, x, y, rows, n, function):
         hits = (x.reshape(batch, rows, n) == y.reshape(batch, rows, 1)).astype(np.float32)
         out = hits / hits.sum(axis=2, keepdims=True, dtype=np.float32) * g
     return np.ascontiguousarray(out, dtype=np.float32).reshape(batch, -1)
+
+
+def slice_backward(grad, source_index, size):
+    """Each output value's gradient into the input position it was read from; the rest of the input gets 0."""
+    return broadcast_backward(grad, source_index, size)

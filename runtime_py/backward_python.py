@@ -224,3 +224,8 @@ def reduce_backward(grad, x, y, rows, n, function):
             count = sum(hits)
             out.extend([_f32(_div(h, count)) * g for h in hits])
     return out
+
+
+def slice_backward(grad, source_index, size):
+    """Each output value's gradient into the input position it was read from; the rest of the input gets 0."""
+    return broadcast_backward(grad, source_index, size)

@@ -101,7 +101,7 @@ class Tape:
 
     def _backward(self, node, in_shapes):
         """b(grad, inputs, output, pre) -> one gradient per input, for one node."""
-        from runtime_py.model import broadcast_index, matmul_args, transpose_index
+        from runtime_py.model import broadcast_index, matmul_args, slice_index, transpose_index
 
         op, attrs, shape = node["op"], node["attrs"], node["shape"]
         rule = getattr(self.rules, op + "_backward", None)
@@ -150,6 +150,12 @@ class Tape:
             return lambda g, xs, y, pre: [rule(g, index)]
         if op == "broadcast":
             index = broadcast_index(in_shapes[0], shape)
+            size = size_of(in_shapes[0])
+            if self.backend == "numpy":
+                index = _np.asarray(index, dtype=_np.intp)
+            return lambda g, xs, y, pre: [rule(g, index, size)]
+        if op == "slice":
+            index = slice_index(in_shapes[0], attrs["begin"], attrs["step"], shape)
             size = size_of(in_shapes[0])
             if self.backend == "numpy":
                 index = _np.asarray(index, dtype=_np.intp)

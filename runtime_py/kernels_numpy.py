@@ -223,3 +223,8 @@ def reduce_forward(inp, rows, n, function):
         for j in range(1, n):
             pick(acc, x[:, :, j], out=acc)
     return acc.reshape(inp.shape[0], -1)
+
+
+def slice_forward(inp, source_index):
+    """y[:, k] = x[:, source_index[k]]."""
+    return inp[:, source_index]

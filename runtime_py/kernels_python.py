@@ -259,3 +259,8 @@ def reduce_forward(inp, rows, n, function):
                 acc = pick(acc, v)
             out.append(acc)
     return out
+
+
+def slice_forward(inp, source_index):
+    """y[k] = x[source_index[k]]: the slice is resolved to flat indices at load time."""
+    return [inp[i] for i in source_index]

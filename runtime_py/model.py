@@ -281,6 +281,11 @@ class _Backend:
             if self.name == "numpy":
                 index = _np.asarray(index, dtype=_np.intp)
             return lambda x: kernel(x, index)
+        if op == "slice":
+            index = slice_index(input_shapes[0], attrs["begin"], attrs["step"], shape)
+            if self.name == "numpy":
+                index = _np.asarray(index, dtype=_np.intp)
+            return lambda x: kernel(x, index)
         if op == "repeat":
             times = attrs["n"]
             return lambda x: kernel(x, times)
@@ -328,6 +333,15 @@ def broadcast_index(shape, target) -> list:
     index = [0]
     for axis, size in enumerate(target):
         index = [base + k * strides[axis] for base in index for k in range(size)]
+    return index
+
+
+def slice_index(shape, begin, step, target) -> list:
+    """Flat source index of every output value of a slice node (row-major): begin + i * step on each axis."""
+    strides = [size_of(shape[d + 1:]) for d in range(len(shape))]
+    index = [0]
+    for axis, size in enumerate(target):
+        index = [base + (begin[axis] + k * step[axis]) * strides[axis] for base in index for k in range(size)]
     return index
 
 

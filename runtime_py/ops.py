@@ -145,6 +145,11 @@ SIGNATURES = {
     "reduce": Signature(ONE, {
         "function": Attr("string", "what each row of the last axis gives", choices=REDUCE_FUNCTIONS),
     }),
+    "slice": Signature(ONE, {
+        "begin": Attr("integer list", "the first index read on each axis", rule="within each axis"),
+        "step": Attr("integer list", "the stride on each axis (negative: backwards)",
+                     rule="never 0; every index read lies within its axis"),
+    }),
 }
 
 
@@ -319,6 +324,16 @@ def check_reduce(node, input_shapes) -> None:
                     "(and keep at least one)")
 
 
+def check_slice(node, input_shapes) -> None:
+    shape, out = tuple(input_shapes[0]), tuple(node["shape"])
+    begin, step = node["attrs"]["begin"], node["attrs"]["step"]
+    if not (len(begin) == len(step) == len(shape) == len(out)):
+        _fail(node, f"begin {begin} and step {step} need one entry per axis of the input {shape} and the output {out}")
+    for axis, (size, b, s, n) in enumerate(zip(shape, begin, step, out)):
+        if s == 0 or not (0 <= b < size and 0 <= b + (n - 1) * s < size):
+            _fail(node, f"axis {axis}: {n} values from {b} in steps of {s} do not lie within size {size}")
+
+
 # IR op -> validator(node, input_shapes) of what SIGNATURES cannot say; each op has one kernel per backend.
 OPS = {
     "dense": check_dense,
@@ -344,4 +359,5 @@ OPS = {
     "dot": check_dot,
     "matmul": check_matmul,
     "reduce": check_reduce,
+    "slice": check_slice,
 }

@@ -142,6 +142,14 @@ def operation_cases(keras):
         "OpMatmul_broadcast": lambda: _op2(keras, [(2, 3, 4), (1, 4, 2)], lambda x, y: x @ y, "op_matmul_bc"),
         "OpMatmul_constant": lambda: _op(keras, (3, 4), lambda x: x @ np.linspace(-1, 1, 8).reshape(4, 2).astype(
             np.float32), "op_matmul_c"),
+        "OpGetItem": lambda: _op(keras, (7,), lambda x: x[:, 2:5], "op_slice"),
+        "OpGetItem_steps": lambda: _op(keras, (4, 6), lambda x: x[:, ::-1, 1::2], "op_slice_steps"),
+        "OpGetItem_index": lambda: _op(keras, (3, 4, 5), lambda x: x[:, 1, -3:], "op_slice_index"),
+        "OpGetItem_ellipsis": lambda: _op(keras, (3, 4), lambda x: x[..., -1:], "op_slice_ellipsis"),
+        "OpSplit": lambda: _op(keras, (3, 6), lambda x: ops.split(x, 3, axis=-1), "op_split"),
+        "OpSplit_indices": lambda: _op(keras, (5, 2), lambda x: ops.split(x, [1, 4], axis=1), "op_split_at"),
+        "OpSplit_used": lambda: _op(keras, (6,), lambda x: [a * b for a, b in [ops.split(x, 2, axis=1)]][0],
+                                    "op_split_used"),
         # reductions over sample axes (keras.src.ops.numpy Sum, Mean, Max, Min)
         "OpSum": lambda: _op(keras, (3, 4), lambda x: ops.sum(x, axis=-1), "op_sum"),
         "OpSum_axes_keepdims": lambda: _op(keras, (3, 4, 5), lambda x: ops.sum(x, axis=[1, 3], keepdims=True),

@@ -16,6 +16,14 @@ from exporter.operations import OPERATIONS, OperationCall
 T0, T1 = {"tensor": 0}, {"tensor": 1}
 
 
+def sliced(start=None, stop=None, step=None):
+    """Keras's serialized slice: {"class_name": "__slice__", "config": {start, stop, step}}."""
+    return {"class_name": "__slice__", "config": {"start": start, "stop": stop, "step": step}}
+
+
+FULL = sliced()
+
+
 def convert(class_name, arguments, shapes, config=None):
     call = OperationCall("op", class_name, {"name": "op", **(config or {})}, [], [tuple(s) for s in shapes], arguments)
     return OPERATIONS[class_name](call)
@@ -112,6 +120,18 @@ def test_shape_operations_use_existing_ops():
     assert dense.op == "dense" and dense.shape == (5, 2) and "bias" not in dense.weights
 
 
+def test_slicing_resolves_every_index():
+    ops = convert("GetItem", [T0, [FULL, sliced(None, None, -1), 1]], [(4, 6)])
+    assert [(op.op, op.shape) for op in ops] == [("slice", (4, 1)), ("reshape", (4,))]
+    assert ops[0].attrs == {"begin": [3, 1], "step": [-1, 1]}
+    ops = convert("GetItem", [T0, [{"class_name": "__ellipsis__", "config": {}}, sliced(-2)]], [(3, 4)])
+    assert [(op.op, op.shape, op.attrs) for op in ops] == [("slice", (3, 2), {"begin": [0, 2], "step": [1, 1]})]
+    assert convert("GetItem", [T0, [FULL, FULL]], [(3, 4)]) == []
+    parts = convert("Split", [T0], [(2, 6)], {"indices_or_sections": [1, -2], "axis": -1})
+    assert [(op.shape, op.attrs["begin"], op.output) for op in parts] == [((2, 1), [0, 0], 0), ((2, 3), [0, 1], 1),
+                                                                          ((2, 2), [0, 4], 2)]
+
+
 def test_two_tensors_broadcast_as_the_merges_do():
     ops = convert("Divide", [T0, T1], [(1, 5), (3, 1)])
     assert [op.op for op in ops] == ["broadcast", "broadcast", "divide"] and ops[-1].shape == (3, 5)
@@ -156,6 +176,19 @@ def test_two_tensors_broadcast_as_the_merges_do():
     ("Matmul", [T0, T1], [(3, 4), (5, 2)], {}, "cannot multiply"),
     ("Matmul", [numpy_constant([[1.0]]), T0], [(1, 1)], {}, "multiplies a constant by a tensor"),
     ("Matmul", [T0, numpy_constant([1.0, 2.0])], [(3, 2)], {}, r"a \(2, units\) matrix"),
+    ("GetItem", [T0, [FULL, 1]], [(3,)], {}, "leaves no axis besides the batch"),
+    ("GetItem", [T0, [sliced(0, 2), FULL]], [(3,)], {}, "indexes the batch axis"),
+    ("GetItem", [T0, 1], [(3,)], {}, "indexes the batch axis"),
+    ("GetItem", [T0, [FULL, sliced(2, 2)]], [(3,)], {}, "is empty"),
+    ("GetItem", [T0, [FULL, None]], [(3,)], {}, "slices, integers and one ellipsis"),
+    ("GetItem", [T0, [FULL, 5]], [(3,)], {}, "out of range"),
+    ("GetItem", [T0, [FULL, FULL, FULL]], [(3,)], {}, "indexes 3 axes of a tensor of rank 2"),
+    ("GetItem", [T0, [FULL, sliced(None, None, 0)]], [(3,)], {}, "step of 0"),
+    ("GetItem", [T0, T1], [(3,), (1,)], {}, "tensor index"),
+    ("Split", [T0], [(6,)], {"indices_or_sections": 4, "axis": 1}, "4 equal parts"),
+    ("Split", [T0], [(6,)], {"indices_or_sections": [4, 2], "axis": 1}, "do not increase"),
+    ("Split", [T0], [(6,)], {"indices_or_sections": [0, 2], "axis": 1}, "is empty"),
+    ("Split", [T0], [(6,)], {"indices_or_sections": 2, "axis": 0}, "batch axis"),
 ])
 def test_unsupported_argument_forms_are_refused(class_name, arguments, shapes, config, message):
     with pytest.raises(ExportError, match=message) as caught:

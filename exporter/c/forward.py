@@ -18,6 +18,7 @@ from exporter.c.weights import WeightArrays
 from exporter.converters import OPS
 from exporter.errors import ExportError
 from exporter.ir import Graph, size_of
+from runtime_py.model import slice_index
 from runtime_py.ops import REDUCE_FUNCTIONS
 
 # Activation name -> its parameters in kernel argument order (exporter/activations.py).
@@ -28,7 +29,7 @@ ACTIVATION_PARAMS = getattr(_activations, "PARAMETERS", {})
 # from getting a header, with the layer named (header_unsupported).
 C_OPS = ("dense", "activation", "reshape", "scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm",
          "standardize", "transpose", "broadcast", "repeat", "concatenate", "add", "subtract", "divide", "multiply",
-         "average", "maximum", "minimum", "dot", "matmul", "reduce")
+         "average", "maximum", "minimum", "dot", "matmul", "reduce", "slice")
 
 
 def header_unsupported(graph: Graph) -> str | None:
@@ -247,6 +248,12 @@ def forward_calls(node, index: int, var: str, srcs: list, in_shapes: list, array
                            f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): source index of each value "
                            f"of {shape_text(in_shapes[0])} broadcast to {shape_text(node.shape)}", size)
         calls.append(f"kl_broadcast_forward({var}, {srcs[0]}, {table}, {size});")
+    elif op == "slice":
+        table = arrays.add(node, index, "index", slice_index(in_shapes[0], node.attrs["begin"], node.attrs["step"],
+                                                             node.shape), "int",
+                           f"{c_comment(node.layer)} ({c_comment(node.layer_class)}): source of each value "
+                           f"of {shape_text(in_shapes[0])} sliced to {shape_text(node.shape)}", size)
+        calls.append(f"kl_slice_forward({var}, {srcs[0]}, {table}, {size});")
     elif op == "repeat":
         calls.append(f"kl_repeat_forward({var}, {srcs[0]}, {size_of(in_shapes[0])}, {node.attrs['n']});")
     elif op == "concatenate":

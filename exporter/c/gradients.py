@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from exporter.c.forward import Plan, _activation_args, broadcast_index, forward_calls, transpose_index
 from exporter.c.literals import c_comment, c_list, float_literal, shape_text
 from exporter.ir import Graph, size_of
+from runtime_py.model import slice_index
 from runtime_py.ops import REDUCE_FUNCTIONS
 
 
@@ -199,6 +200,8 @@ def _backward_calls(node, index, value, grad, shapes, arrays) -> tuple:
         "standardize": lambda: f"{weight('std')}, {size}, {int(attrs['invert'])}",
         "transpose": lambda: f"{arrays.find(transpose_index(in_shapes[0], attrs['perm']), 'int')}, {size}",
         "broadcast": lambda: f"{arrays.find(broadcast_index(in_shapes[0], node.shape), 'int')}, {size}",
+        "slice": lambda: f"{arrays.find(slice_index(in_shapes[0], attrs['begin'], attrs['step'], node.shape), 'int')}, "
+                         f"{size}",
         "repeat": lambda: f"{size_of(in_shapes[0])}, {attrs['n']}",
     }
     if op in one:

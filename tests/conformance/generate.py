@@ -231,6 +231,10 @@ def keras_cases(keras) -> dict:
                    lambda k, rng: operation(k, 1, lambda x: k.ops.max(x, axis=1), (8, 2))),
         "op_min": ("keras.ops.min over every sample axis, keepdims",
                    lambda k, rng: operation(k, 1, lambda x: k.ops.min(x, axis=-1, keepdims=True))),
+        "op_get_item": ("x[:, ::-1, 1::2] of a (2, 8) sample: a slice node (values copied, -0 and NaN kept)",
+                        lambda k, rng: operation(k, 1, lambda x: x[:, ::-1, 1::2], (2, 8))),
+        "op_split": ("keras.ops.split into three parts: one slice node per output",
+                     lambda k, rng: operation(k, 1, lambda x: k.ops.split(x, [2, 5], axis=-1))),
         "op_arithmetic_constants": ("x * 0.1, then + 2.5, then 1 - that, then its negative: exact scale_shift nodes",
                                     lambda k, rng: operation(k, 1, lambda x: -(1.0 - (x * 0.1 + 2.5)))),
     })

@@ -491,3 +491,16 @@ def test_integer_selftest_on_other_targets(table, tmp_path, target_name):
     assert mcu.run(firmware).selftest == (0, 0.0)
     if target.arch == "avr":
         assert firmware.data < 256, f"{firmware.data} B of static RAM: the arrays were copied out of flash"
+
+
+def test_export_model_takes_a_live_model(keras, tmp_path):
+    """exporter.export_model(live Keras model, ..., integer=True, calibrate=X.npy): the same integer files."""
+    from exporter import export_model
+
+    model = _mlp(keras, "live_relu", [4, 6, 2], ["relu", "linear"], 8)
+    np.save(tmp_path / "x.npy", np.random.default_rng(1).normal(size=(30, 4)).astype(np.float32))
+    result = export_model(model, [tmp_path / "live.json", tmp_path / "live.h"], integer=True,
+                          calibrate=tmp_path / "x.npy")
+    assert result.integer is not None and result.cost.rows == 30
+    loaded = runtime_py.load(tmp_path / "live.json")
+    assert loaded.verify() == 0.0 and "live_relu_predict_int8" in (tmp_path / "live.h").read_text()

@@ -504,3 +504,29 @@ def test_export_model_takes_a_live_model(keras, tmp_path):
     assert result.integer is not None and result.cost.rows == 30
     loaded = runtime_py.load(tmp_path / "live.json")
     assert loaded.verify() == 0.0 and "live_relu_predict_int8" in (tmp_path / "live.h").read_text()
+
+
+def test_c_requantize_matches_python_on_every_shift(tmp_path):
+    """kl_requantize (runtime_c/integer.h) == integer_kernels.requantize on random int32 sums, every shift."""
+    from runtime_py.integer_kernels import requantize
+
+    source = tmp_path / "requantize.c"
+    source.write_text('#include <stdio.h>\n#include "integer.h"\nint main(void)\n{\n'
+                      '    long acc, m;\n    int shift;\n'
+                      '    while (scanf("%ld %ld %d", &acc, &m, &shift) == 3) {\n'
+                      '        printf("%ld\\n", (long)kl_requantize((int32_t)acc, (int32_t)m, shift));\n    }\n'
+                      '    return 0;\n}\n')
+    program = build([source], tmp_path / "requantize", flags=["-fsanitize=address,undefined",
+                                                              "-fno-sanitize-recover=all"],
+                    include=[ROOT / "runtime_c"])
+    rng = np.random.default_rng(4)
+    cases = []
+    for shift in range(-31, 31):
+        for _ in range(40):
+            multiplier = int(rng.integers(2 ** 30, 2 ** 31))
+            limit = (2 ** 31 - 1) >> max(shift, 0)  # the reader's bound: the result fits int32
+            cases.append((int(rng.integers(-limit, limit + 1)), multiplier, shift))
+        cases += [(-1, 2 ** 30, shift), (1, 2 ** 30, shift), (0, 2 ** 31 - 1, shift)]
+    text = "".join(f"{a} {m} {s}\n" for a, m, s in cases).encode()
+    got = [int(v) for v in run(program, stdin=text).stdout.split()]
+    assert got == [requantize(a, m, s) for a, m, s in cases]

@@ -1,11 +1,12 @@
-"""Score rows from Parquet three ways: one plain process, Spark + runtime_py, Spark + Keras.
+"""Score rows from Parquet four ways: one plain process, Spark + runtime_py (numpy, model.so), Spark + Keras.
 
     python benchmarks/spark_bench.py                  # 2M digits-width rows, table into docs/scale-out.md
     python benchmarks/spark_bench.py --model mnist --rows 200000 --no-write
 
-* plain:  one Python process, pyarrow.parquet batches -> runtime_py (numpy) -> discard
-* spark:  Spark local[2], runtime_py.spark.predict_map (mapInArrow), written to the noop sink
-* keras:  Spark local[2], mapInPandas loading the Keras model once per Python worker
+* plain:    one Python process, pyarrow.parquet batches -> runtime_py (numpy) -> discard
+* spark:    Spark local[2], runtime_py.spark.predict_map (mapInArrow) on model.npz, written to the noop sink
+* spark-so: the same job on model.so (export-model -o NAME.so: the compiled header through ctypes)
+* keras:    Spark local[2], mapInPandas loading the Keras model once per Python worker
           (what a job does today: TensorFlow on every executor), same sink
 
 The model is digits-sized, 64-32-10, or MNIST-sized, 784-300-10 (sigmoid, then
@@ -30,7 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "scale-out.md"
-BEGIN, END = "<!-- spark_bench:begin -->", "<!-- spark_bench:end -->"
+BEGIN, END = "<!-- spark_bench:{model}:begin -->", "<!-- spark_bench:{model}:end -->"  # one block per model
 FILES = 8
 MODELS = {"digits": (64, 32, 10), "mnist": (784, 300, 10)}  # input width, hidden units, classes
 PLAIN_BATCH = 2000  # rows per model call in the plain process, the size the Spark path slices to
@@ -40,7 +41,7 @@ PLAIN_BATCH = 2000  # rows per model call in the plain process, the size the Spa
 
 
 def make_model(directory: Path, name: str) -> tuple:
-    """Save the Keras model and export it; return (keras path, npz path)."""
+    """Save the Keras model and export it; return (keras path, npz path, so path)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
@@ -50,10 +51,10 @@ def make_model(directory: Path, name: str) -> tuple:
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((width,)), keras.layers.Dense(hidden, activation="sigmoid"),
                               keras.layers.Dense(classes, activation="softmax")], name=name)
-    saved, exported = directory / f"{name}.keras", directory / f"{name}.npz"
+    saved, exported, library = directory / f"{name}.keras", directory / f"{name}.npz", directory / f"{name}.so"
     model.save(saved)
-    export(saved, [exported])
-    return saved, exported
+    export(saved, [exported, library])
+    return saved, exported, library
 
 
 def make_parquet(directory: Path, rows: int, width: int) -> Path:
@@ -206,10 +207,11 @@ def warm_up(spark, data: str):
     frame.mapInArrow(pass_through, frame.schema).write.format("noop").mode("overwrite").save()
 
 
-def run_spark(spark, npz: str, data: str, rows: int) -> dict:
+def run_spark(spark, model_path: str, data: str, rows: int) -> dict:
+    """predict_map on a model file (numpy backend) or a model.so (its compiled code)."""
     from runtime_py.spark import predict_map
 
-    return timed_job(predict_map(spark.read.parquet(data), npz, input_col="pixels", keep=["id"]), rows)
+    return timed_job(predict_map(spark.read.parquet(data), model_path, input_col="pixels", keep=["id"]), rows)
 
 
 def run_keras(spark, saved: str, data: str, rows: int) -> dict:
@@ -239,15 +241,23 @@ def table(results: dict, rows: int, name: str) -> str:
              "", "| way | seconds | rows/s | peak RSS |", "|---|---:|---:|---:|"]
     for label, result in results.items():
         lines.append(f"| {label} | {result['seconds']:.1f} | {result['rows'] / result['seconds']:,.0f} | {result['rss']} |")
+    speed = {label: result["rows"] / result["seconds"] for label, result in results.items()}
+    if SPARK in speed and SPARK_SO in speed:
+        lines += ["", f"predict_map on model.so: {speed[SPARK_SO] / speed[SPARK]:.2f}x the rows/s of the numpy backend."]
     return "\n".join(lines)
 
 
-def write_doc(text: str):
+SPARK = "Spark local[2], predict_map (mapInArrow)"
+SPARK_SO = "Spark local[2], predict_map on model.so (mapInArrow)"
+
+
+def write_doc(text: str, model: str):
     doc = DOC.read_text()
-    if BEGIN not in doc or END not in doc:
-        raise SystemExit(f"error: {DOC} has no {BEGIN} ... {END} block to replace")
-    head, rest = doc.split(BEGIN, 1)
-    DOC.write_text(head + BEGIN + "\n" + text + "\n" + END + rest.split(END, 1)[1])
+    begin, end = BEGIN.format(model=model), END.format(model=model)
+    if begin not in doc or end not in doc:
+        raise SystemExit(f"error: {DOC} has no {begin} ... {end} block to replace")
+    head, rest = doc.split(begin, 1)
+    DOC.write_text(head + begin + "\n" + text + "\n" + end + rest.split(end, 1)[1])
 
 
 def main(argv=None) -> int:
@@ -263,7 +273,7 @@ def main(argv=None) -> int:
         return 0
 
     args.dir.mkdir(parents=True, exist_ok=True)
-    saved, npz = make_model(args.dir, args.model)
+    saved, npz, library = make_model(args.dir, args.model)
     start = time.perf_counter()
     data = make_parquet(args.dir, args.rows, MODELS[args.model][0])
     print(f"data: {data} ({time.perf_counter() - start:.0f} s)", flush=True)
@@ -275,7 +285,9 @@ def main(argv=None) -> int:
     spark = spark_session()
     try:
         warm_up(spark, str(data))
-        results["Spark local[2], predict_map (mapInArrow)"] = run_spark(spark, str(npz), str(data), args.rows)
+        results[SPARK] = run_spark(spark, str(npz), str(data), args.rows)
+        print(results, flush=True)
+        results[SPARK_SO] = run_spark(spark, str(library), str(data), args.rows)
         print(results, flush=True)
         results["Spark local[2], Keras in mapInPandas"] = run_keras(spark, str(saved), str(data), args.rows)
     finally:
@@ -283,7 +295,7 @@ def main(argv=None) -> int:
     text = table(results, args.rows, args.model) + "\n\n" + versions() + "."
     print(text)
     if not args.no_write:
-        write_doc(text)
+        write_doc(text, args.model)
         print(f"wrote {DOC}")
     return 0
 

@@ -3,10 +3,14 @@
     from runtime_py.spark import predict_udf, predict_map
     df.withColumn("probs", predict_udf("model.npz")("features"))        # a column expression
     predict_map(df, "model.npz", input_col="features", keep=["id"])      # mapInArrow, the fast path
+    predict_map(df, "model.so", input_col="features", keep=["id"])       # export-model -o model.so: compiled C
 
 The model file's bytes and their sha256 travel in the task closure (or, with
 ship="file", through SparkContext.addFile); each Python worker parses and
-verifies a model once per sha256 and keeps it. runtime_py never imports this
+verifies a model once per sha256 and keeps it. A path ending in .so (as
+runtime_py.load decides) ships the library's bytes the same way; each worker
+loads them through runtime_py.native (an anonymous memfd, its checks, its
+selftest once) and so refuses a library built for another machine. runtime_py never imports this
 module, and pyspark, pyarrow and pandas are imported inside functions only.
 See docs/scale-out.md.
 """
@@ -16,6 +20,8 @@ import os
 import typing
 from dataclasses import dataclass
 from functools import partial
+
+from runtime_py.errors import ModelFormatError, VerificationError
 
 BATCH_BYTES = 6 << 20  # Arrow input bytes per model call: ~2k MNIST rows, measured faster than Spark's 10k
 SHIP_MODES = ("closure", "file")
@@ -37,7 +43,7 @@ class ModelShipment:
 
     label: str
     sha256: str
-    backend: str
+    backend: str  # "numpy", or "native" for a library written by export-model -o NAME.so
     data: bytes = None
     file_name: str = None
 
@@ -72,8 +78,13 @@ def worker_model(ship: ModelShipment):
         raise ScoringError(f"kerasless: model {ship.label}: numpy is not importable on this executor; "
                            f"Spark's Arrow path needs numpy and pyarrow on every executor")
     data = ship.data if ship.data is not None else _read_spark_file(ship)
-    model = model_module.loads(data, backend=ship.backend, name=ship.label)
-    model.verify()
+    if ship.backend == "native":
+        from runtime_py import native
+
+        model = native.loads(data, name=ship.label)  # checks the bytes for this machine, runs the selftest
+    else:
+        model = model_module.loads(data, backend=ship.backend, name=ship.label)
+        model.verify()
     while len(_MODELS) >= MAX_CACHED_MODELS:
         _MODELS.pop(next(iter(_MODELS)))
     _MODELS[key] = model
@@ -238,11 +249,12 @@ def score_resliced(plan: ScoringPlan, arrays):
 
 
 def _one_frame_errors(results):
-    """Re-raise a ScoringError from here, so a failed task shows our message under one frame."""
+    """Re-raise our errors from here, so a failed task shows our message under one frame: a ScoringError,
+    or a model the worker refuses (ModelFormatError such as NativeLibraryError, VerificationError)."""
     try:
         yield from results
-    except ScoringError as exc:
-        raise ScoringError(str(exc)) from None
+    except (ScoringError, ModelFormatError, VerificationError) as exc:
+        raise type(exc)(str(exc)) from None
 
 
 def map_record_batches(plan: ScoringPlan, keep, output_col, batches):
@@ -290,24 +302,38 @@ def _score_pandas_batches(plan: ScoringPlan, batches):
 # ---- driver side ---------------------------------------------------------------------------
 
 
-def _ship_model(model_path, backend: str, ship: str, spark=None):
-    """Load and verify the model on the driver; return (model, ModelShipment)."""
-    from runtime_py.errors import ModelFormatError
-    from runtime_py.model import loads
+def _ship_model(model_path, backend, ship: str, spark=None):
+    """Load and verify the model on the driver; return (model, ModelShipment).
 
-    if backend != "numpy":
+    backend None: "numpy" for a model file, "native" for a .so (the path decides, as in runtime_py.load).
+    """
+    from runtime_py.model import _is_library_path, loads
+
+    path = os.fspath(model_path)
+    library = _is_library_path(path)
+    if library:
+        from runtime_py import native
+
+        native._check_backend(backend)  # a .so runs its compiled code: None or "native"
+        backend = "native"
+    elif backend is None:
+        backend = "numpy"
+    if backend not in ("numpy", "native") or (backend == "native" and not library):
         raise ValueError(f"backend={backend!r} is not available on Spark: Arrow hands executors numpy-backed "
-                         f"columns, so the numpy backend is the one that runs there (backend='numpy')")
+                         f"columns, so the numpy backend runs a model file there (backend='numpy'), and a "
+                         f"library written by export-model -o NAME.so runs its compiled code")
     if ship not in SHIP_MODES:
         raise ValueError(f"unknown ship={ship!r}; choose one of {', '.join(SHIP_MODES)}")
-    path = os.fspath(model_path)
     try:
         with open(path, "rb") as stream:
             data = stream.read()
     except OSError as exc:
         raise ModelFormatError(f"{path}: cannot open: {exc.strerror or exc}") from None
-    model = loads(data, backend=backend, name=path)
-    model.verify()
+    if library:  # the driver loads it too (its shapes, an early refusal); executors must be this machine type
+        model = native.loads(data, name=path)
+    else:
+        model = loads(data, backend=backend, name=path)
+        model.verify()
     sha256 = hashlib.sha256(data).hexdigest()
     label = os.path.basename(path)
     if ship == "closure":
@@ -395,13 +421,16 @@ def _make_udf(plan: ScoringPlan):
     return wrap(score, output_type(plan))
 
 
-def predict_udf(model_path, *, backend="numpy", ship="closure", batch_bytes=BATCH_BYTES):
+def predict_udf(model_path, *, backend=None, ship="closure", batch_bytes=BATCH_BYTES):
     """Return predict(*columns) -> Column: the model's prediction for each row.
 
     Pass one array column per model input (nested arrays are fine if they match
     the input's shape), or, for a model with one input of n values, n scalar
     columns. The result is array<float> (each output flattened row-major), or a
     struct of them named after the model's outputs when it has several.
+    model_path is a .npz/.json model file (numpy backend), or a .so written by
+    export-model -o NAME.so (its compiled code; executors must be the machine
+    type, OS and libc it was built for, or they refuse it).
     """
     model, shipment = _ship_model(model_path, backend, ship)
 
@@ -435,7 +464,7 @@ def _check_column_types(df, plan: ScoringPlan):
                              f"it needs {need}{hint}")
 
 
-def predict_map(df, model_path, input_col, keep=(), output_col="prediction", *, backend="numpy",
+def predict_map(df, model_path, input_col, keep=(), output_col="prediction", *, backend=None,
                 ship="closure", batch_bytes=BATCH_BYTES):
     """Score df with mapInArrow: return the `keep` columns and `output_col` (see predict_udf for its type).
 

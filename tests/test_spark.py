@@ -72,6 +72,16 @@ def models(zoo, keras, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def digits_so(zoo):
+    """digits exported to a shared library (export-model -o NAME.so), for the native path."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the .so path is tested on Linux (ELF)")
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler (cc or gcc) to build the .so")
+    return zoo.exported("digits", "keras", ".so")
+
+
+@pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """ROWS rows in two Parquet files: id, pixels (64 floats), grid (8x8 nested), a (5 doubles), b (3 floats)."""
     import pyarrow as pa
@@ -183,6 +193,54 @@ def test_nested_and_scalar_columns_feed_one_input(spark, models, data):
     scalars = df.select("id", *[F.col("pixels")[i].alias(f"p{i}") for i in range(64)])
     scored = scalars.select("id", predict_udf(models["digits"])(*[f"p{i}" for i in range(64)]).alias("prediction"))
     assert_parity(_stack(_sorted_column(scored, "prediction")), expected, "64 scalar columns")
+
+
+def test_a_compiled_library_scores_the_header_bits(spark, digits_so, data):
+    """model.so through predict_map (mapInArrow) and predict_udf: exactly runtime_py.load(model.so)'s rows."""
+    from runtime_py.spark import predict_map, predict_udf
+
+    directory, arrays = data
+    df = spark.read.parquet(str(directory))
+    library = runtime_py.load(digits_so)
+    expected = library.predict(arrays["pixels"].reshape(-1, 8, 8))
+    scored = {"predict_map": predict_map(df, digits_so, input_col="pixels", keep=["id"]),
+              "predict_udf": df.select("id", predict_udf(digits_so)("pixels").alias("prediction")),
+              "ship='file'": predict_map(df, digits_so, input_col="grid", keep="id", ship="file", batch_bytes=20_000)}
+    for how, frame in scored.items():
+        got = _stack(_sorted_column(frame, "prediction"))
+        assert got.dtype == np.float32 and got.tobytes() == expected.tobytes(), how
+    with pytest.raises(ValueError, match="backend must be None or 'native'"):
+        predict_udf(digits_so, backend="numpy")
+
+
+def test_a_library_for_another_machine_is_refused(spark, digits_so, data, tmp_path):
+    """On the driver before any job; on an executor (a plan built around the driver) the job fails with
+    the NativeLibraryError's message under one frame."""
+    from functools import partial
+
+    from runtime_py import spark as spark_module
+    from runtime_py.native import NativeLibraryError
+
+    directory, _ = data
+    df = spark.read.parquet(str(directory))
+    foreign = bytearray(digits_so.read_bytes())
+    foreign[18:20] = (b"\x28\x00" if foreign[18] != 0x28 else b"\x3e\x00")  # e_machine: ARM (or x86_64)
+    path = tmp_path / "foreign.so"
+    path.write_bytes(bytes(foreign))
+    with pytest.raises(NativeLibraryError, match="built for another machine"):
+        spark_module.predict_map(df, path, input_col="pixels", keep=["id"])
+    good, shipment = spark_module._ship_model(digits_so, None, "closure")
+    bad = spark_module.ModelShipment("foreign.so", hashlib.sha256(foreign).hexdigest(), "native", data=bytes(foreign))
+    plan = spark_module._plan(good, bad, ["pixels"], spark_module.BATCH_BYTES)
+    schema = "id long, prediction array<float>"
+    job = df.select("id", "pixels").mapInArrow(partial(spark_module.map_record_batches, plan, ["id"], "prediction"),
+                                               schema)
+    with pytest.raises(Exception) as failure:
+        job.collect()
+    message = str(failure.value)
+    assert "NativeLibraryError: foreign.so: built for another machine" in message
+    assert "re-export it here with export-model -o NAME.so" in message
+    assert message.count('File "') == 1, f"one traceback frame, ours:\n{message}"
 
 
 # ---- errors ------------------------------------------------------------------------------------

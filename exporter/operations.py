@@ -212,7 +212,7 @@ def _tensor_pair(call: OperationCall, op: str) -> list:
 
 
 def _add(call: OperationCall) -> list:
-    """x + y of two tensors (broadcasting); x + c or c + x with a number or per-channel constant c: scale_shift(1, c), exact."""
+    """x + y of two tensors (broadcasting); x + c or c + x with a number or per-channel constant c: scale_shift(1, c), exact. Keras 3 on TensorFlow adds a (None, 1) y as tf.nn.bias_add when the batch size equals x's axis 1 or last axis (row j's y lands on column j, measured with Keras 3.15): kerasless adds y[i] to row i at every batch size."""
     a, b = _two_operands(call)
     if _is_tensor(a) and _is_tensor(b):
         return _tensor_pair(call, "add")

@@ -89,11 +89,47 @@ ACTIVATIONS = ["relu", "tanh", "sigmoid", "elu", "selu", "softplus", "gelu", "si
                "leaky_relu", "hard_sigmoid", "mish", "relu6", "log_sigmoid"]
 
 
+def _ops_step(keras, rng, x, tensors):
+    """x through a few keras.ops calls that keep its width (operation nodes, exporter/operations.py)."""
+    ops = keras.ops
+    width = int(x.shape[-1])
+    same = [t for t in tensors if int(t.shape[-1]) == width and t is not x]
+    other = same[int(rng.integers(len(same)))] if same else ops.tanh(x)
+    c = float(np.float32(rng.uniform(-2, 2)))
+    choices = {
+        "constants": lambda: (2.5 - x * c) / 1.7 + c,
+        "negative_abs": lambda: -ops.abs(x),
+        "square_sqrt": lambda: ops.sqrt(ops.square(x) + 0.5),
+        "log": lambda: ops.log(ops.square(x) + 1.0),
+        "clip": lambda: ops.clip(x, -1.0, 0.5),
+        "extrema": lambda: ops.minimum(ops.maximum(x, c), 1.5),
+        "pair": lambda: getattr(ops, str(rng.choice(["add", "subtract", "multiply", "maximum", "minimum"])))(x, other),
+        "divide": lambda: x / (ops.abs(other) + 1.0),
+        "center": lambda: x - ops.mean(x, axis=-1, keepdims=True),
+        # minus, not plus, a (None, 1) tensor: Keras 3's ops.add on TensorFlow turns x + y into tf.nn.bias_add
+        # when y squeezes to a vector as long as x's last axis, and at predict time a (batch, 1) y does so
+        # whenever the batch size equals that axis (measured: it then adds row j's value to column j)
+        "scale_by_max": lambda: x * ops.max(ops.abs(x), axis=1, keepdims=True) - ops.sum(other, axis=-1, keepdims=True),
+        "rotate": lambda: ops.concatenate([x[:, width // 2:], x[:, :width // 2]], axis=-1) if width > 1 else -x,
+        "split": lambda: ops.concatenate(ops.split(x, [width - 1], axis=1)[::-1], axis=1) if width > 1 else x * 2.0,
+        "stack": lambda: ops.stack([x, other], axis=1)[:, int(rng.integers(2))],
+        "transpose": lambda: (ops.reshape(ops.transpose(ops.reshape(x, (-1, 2, width // 2)), (0, 2, 1)), (-1, width))
+                              if width % 2 == 0 else ops.squeeze(ops.expand_dims(x, 1), axis=1)),
+        "matmul": lambda: x @ rng.uniform(-1, 1, (width, width)).astype(np.float32),
+    }
+    return choices[str(rng.choice(sorted(choices)))]()
+
+
 def random_graph(keras, seed: int):
     """A random MLP graph: 1-3 inputs, dense/normalization/activation layers, skips, merges, matrix Dots and
-    EinsumDense contractions (between reshapes, so every tensor drawn from stays a vector), 1-3 outputs."""
+    EinsumDense contractions (between reshapes, so every tensor drawn from stays a vector), keras.ops calls
+    after some steps, 1-3 outputs.
+
+    The keras.ops calls draw from their own generator and keep each tensor's width, so the layers every
+    seed drew before they were added stay as they were."""
     L = keras.layers
     rng = np.random.default_rng(seed)
+    ops_rng = np.random.default_rng(seed + 1_000_003)
     keras.utils.set_random_seed(seed)
     inputs = [keras.Input((int(rng.integers(2, 9)),), name=f"in{k}") for k in range(int(rng.integers(1, 4)))]
     tensors = list(inputs)
@@ -132,6 +168,8 @@ def random_graph(keras, seed: int):
             y = L.Flatten()(layer(L.Reshape((1, width))(x)))
         else:
             y = L.Add()([x, L.Dense(width, activation="tanh")(x)])
+        if ops_rng.random() < 0.4:
+            y = _ops_step(keras, ops_rng, y, tensors)
         tensors.append(y)
     # The first output reads every input, so no input is left unconnected.
     head = L.Concatenate(name="head")([tensors[-1]] + [L.Dense(2)(t) for t in inputs])

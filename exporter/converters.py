@@ -422,9 +422,14 @@ def reshape(call: LayerCall) -> list:
     target = call.config.get("target_shape")
     if not isinstance(target, list) or not all(isinstance(d, int) for d in target):
         raise call.error(f"invalid target_shape {target!r}")
+    return [Op("reshape", resolved_shape(call, shape, target))]
+
+
+def resolved_shape(call: LayerCall, shape: tuple, target: list) -> tuple:
+    """A reshape's per-sample target with its one -1 (at most) resolved; an error if the sizes do not agree."""
     size = size_of(shape)
-    if target.count(-1) > 1 or any(d == 0 or d < -1 for d in target):
-        raise call.error(f"invalid target_shape {target!r}")
+    if not target or target.count(-1) > 1 or any(isinstance(d, bool) or d == 0 or d < -1 for d in target):
+        raise call.error(f"invalid target shape {target!r}")
     known = size_of([d for d in target if d != -1])
     if -1 in target:
         if known == 0 or size % known:
@@ -432,7 +437,7 @@ def reshape(call: LayerCall) -> list:
         target = [size // known if d == -1 else d for d in target]
     if size_of(target) != size:
         raise call.error(f"cannot reshape {shape} to {tuple(target)}")
-    return [Op("reshape", tuple(target))]
+    return tuple(target)
 
 
 def permute(call: LayerCall) -> list:

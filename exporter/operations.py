@@ -30,7 +30,7 @@ import numpy as np
 
 from exporter.activations import make_record, output_shape
 from exporter.converters import (LayerCall, _sample_axis, broadcast_shape, concatenate, elementwise_ops,
-                                 relu_layer, softmax_layer)
+                                 relu_layer, resolved_shape, softmax_layer)
 from exporter.errors import ExportError
 from exporter.ir import LayerInput, Op, size_of
 
@@ -371,18 +371,7 @@ def _reshape_op(call: OperationCall) -> list:
     if target[0] not in (-1, None) or not all(isinstance(d, int) for d in target[1:]):
         raise call.error(f"has newshape={target!r}; the first entry must be -1 (the batch axis is kept), "
                          "e.g. keras.ops.reshape(x, (-1, 4, 3))")
-    sample = target[1:]
-    size = size_of(shape)
-    if not sample or sample.count(-1) > 1 or any(d == 0 or d < -1 for d in sample):
-        raise call.error(f"cannot reshape (None, {', '.join(map(str, shape))}) to {tuple(target)}")
-    known = size_of([d for d in sample if d != -1])
-    if -1 in sample:
-        if size % known:
-            raise call.error(f"cannot reshape (None, {', '.join(map(str, shape))}) to {tuple(target)}")
-        sample = [size // known if d == -1 else d for d in sample]
-    if size_of(sample) != size:
-        raise call.error(f"cannot reshape (None, {', '.join(map(str, shape))}) to {tuple(target)}")
-    return [Op("reshape", tuple(sample))]
+    return [Op("reshape", resolved_shape(call, shape, target[1:]))]
 
 
 def _transpose_op(call: OperationCall) -> list:

@@ -135,12 +135,17 @@ def _softmax(call: OperationCall) -> list:
 # ---- arithmetic and elementwise math of keras.ops (keras.src.ops.numpy) ------------------------
 
 
+# numpy constant dtypes Keras casts to a float32 tensor's dtype (keras.src.backend.common.dtypes.result_type)
+FLOAT32_CONSTANT_DTYPES = ("float32", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
 def _is_tensor(argument) -> bool:
     return isinstance(argument, dict) and set(argument) == {"tensor"}
 
 
 def _constant(call: OperationCall, argument) -> np.ndarray:
-    """A constant operand as float32: a number (Keras casts it to the tensor's float32) or a float32 numpy array.
+    """A constant operand as float32: a number, or a float32 or integer numpy array (Keras casts either to
+    the tensor's float32: measured, x + np.arange(4) is float32; a float64 array would make the result float64).
 
     Keras writes a numpy array as {"class_name": "__numpy__", "config": {"value": [...], "dtype": ...}}.
     """
@@ -150,9 +155,10 @@ def _constant(call: OperationCall, argument) -> np.ndarray:
         value = np.asarray(argument, dtype=np.float32)
     elif isinstance(argument, dict) and argument.get("class_name") == "__numpy__":
         config = argument.get("config")
-        if not isinstance(config, dict) or config.get("dtype") != "float32":
+        if not isinstance(config, dict) or config.get("dtype") not in FLOAT32_CONSTANT_DTYPES:
             dtype = config.get("dtype") if isinstance(config, dict) else None
-            raise call.error(f"has a numpy constant of dtype {dtype!r}; only float32 constants keep the result float32")
+            raise call.error(f"has a numpy constant of dtype {dtype!r}; only float32 and integer constants keep the "
+                             "result float32")
         try:
             value = np.asarray(config.get("value"), dtype=np.float32)
         except (TypeError, ValueError):

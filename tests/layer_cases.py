@@ -102,6 +102,7 @@ def operation_cases(keras):
         "OpAdd_left": lambda: _op(keras, (3, 4), lambda x: ops.add(-2.5, x), "op_add_left"),
         "OpAdd_channels": lambda: _op(keras, (3, 4), lambda x: x + np.array([0.5, -1.0, 0.1, 3.0], np.float32),
                                       "op_add_ch"),
+        "OpAdd_integers": lambda: _op(keras, (3, 4), lambda x: x + np.arange(4), "op_add_int"),
         "OpSubtract": lambda: _op2(keras, [(5,), (5,)], lambda x, y: x - y, "op_sub"),
         "OpSubtract_constant": lambda: _op(keras, (7,), lambda x: x - 0.3, "op_sub_c"),
         "OpSubtract_left": lambda: _op(keras, (7,), lambda x: 0.7 - x, "op_sub_left"),

@@ -141,6 +141,7 @@ def test_two_tensors_broadcast_as_the_merges_do():
 @pytest.mark.parametrize("class_name, arguments, shapes, config, message", [
     ("Add", [T0, T1], [(4,), (1, 4)], {}, "ranks 2 and 3"),
     ("Add", [T0, numpy_constant([0.0, 1.0, 2.0, 3.0], "float64")], [(4,)], {}, "dtype 'float64'"),
+    ("Add", [T0, numpy_constant([True, False], "bool")], [(2,)], {}, "dtype 'bool'"),
     ("Add", [T0, numpy_constant([[1.0], [2.0]])], [(2, 3)], {}, r"constant of shape \(2, 1\)"),
     ("Multiply", [T0, numpy_constant([1.0, 2.0, 3.0, 4.0])], [(3, 1)], {}, "one value per last-axis channel"),
     ("Add", [T0, float("inf")], [(3,)], {}, "not finite"),

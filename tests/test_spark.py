@@ -195,8 +195,10 @@ def test_nested_and_scalar_columns_feed_one_input(spark, models, data):
     assert_parity(_stack(_sorted_column(scored, "prediction")), expected, "64 scalar columns")
 
 
-def test_a_compiled_library_scores_the_header_bits(spark, digits_so, data):
-    """model.so through predict_map (mapInArrow) and predict_udf: exactly runtime_py.load(model.so)'s rows."""
+def test_a_compiled_library_scores_the_header_bits(spark, digits_so, data, monkeypatch):
+    """model.so through predict_map (mapInArrow) and predict_udf (arrow_udf, pandas_udf): exactly
+    runtime_py.load(model.so)'s rows."""
+    from runtime_py import spark as spark_module
     from runtime_py.spark import predict_map, predict_udf
 
     directory, arrays = data
@@ -206,6 +208,8 @@ def test_a_compiled_library_scores_the_header_bits(spark, digits_so, data):
     scored = {"predict_map": predict_map(df, digits_so, input_col="pixels", keep=["id"]),
               "predict_udf": df.select("id", predict_udf(digits_so)("pixels").alias("prediction")),
               "ship='file'": predict_map(df, digits_so, input_col="grid", keep="id", ship="file", batch_bytes=20_000)}
+    monkeypatch.setattr(spark_module, "has_arrow_udf", lambda: False)
+    scored["pandas_udf"] = df.select("id", predict_udf(digits_so)("pixels").alias("prediction"))
     for how, frame in scored.items():
         got = _stack(_sorted_column(frame, "prediction"))
         assert got.dtype == np.float32 and got.tobytes() == expected.tobytes(), how
@@ -301,3 +305,13 @@ def test_worker_keeps_one_verified_model_per_sha256(models, tmp_path):
     other = open(models["multi_io"], "rb").read()
     reexport = spark_module.ModelShipment("digits.npz", hashlib.sha256(other).hexdigest(), "numpy", data=other)
     assert spark_module.worker_model(reexport) is not first  # same name, new bytes: never the stale model
+
+
+def test_worker_loads_a_library_once(digits_so):
+    from runtime_py import spark as spark_module
+    from runtime_py.native import NativeModel
+
+    data = digits_so.read_bytes()
+    ship = spark_module.ModelShipment("digits.so", hashlib.sha256(data).hexdigest(), "native", data=data)
+    first = spark_module.worker_model(ship)
+    assert isinstance(first, NativeModel) and spark_module.worker_model(ship) is first

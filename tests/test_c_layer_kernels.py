@@ -18,7 +18,7 @@ import pytest
 from cbuild import READ_FLOATS_C, RUNTIME_C, SANITIZE, build, float32_bytes, read_float32, run
 
 KERNELS = ("scale_shift", "prelu", "layer_norm", "rms_norm", "unit_norm", "standardize", "transpose", "broadcast",
-           "repeat", "concatenate", "add", "subtract", "divide", "multiply", "average", "maximum", "minimum", "dot")
+           "repeat", "concatenate", "add", "subtract", "divide", "multiply", "average", "maximum", "minimum", "dot", "reduce", "slice")
 FOLDS = ("add", "multiply", "average", "maximum", "minimum")
 
 DRIVER = r"""
@@ -107,6 +107,21 @@ int main(int argc, char **argv)
         out = output(0, in, size);
         kl_broadcast_forward(out, in[0], index, a[1]);
         free(index);
+    } else if (strcmp(kernel, "slice") == 0) { /* in_size size; the source index follows the data, as floats */
+        size = (size_t)a[1];
+        in[0] = read_floats((size_t)a[0]), w[0] = read_floats(size);
+        int *index = (int *)malloc(size * sizeof(int) + 1);
+        for (size_t k = 0; k < size; k++) {
+            index[k] = (int)w[0][k];
+        }
+        out = output(0, in, size);
+        kl_slice_forward(out, in[0], index, a[1]);
+        free(index);
+    } else if (strcmp(kernel, "reduce") == 0) { /* rows n function */
+        size = (size_t)a[0];
+        in[0] = read_floats((size_t)a[0] * (size_t)a[1]);
+        out = output(0, in, size);
+        kl_reduce_forward(out, in[0], a[0], a[1], a[2]);
     } else if (strcmp(kernel, "repeat") == 0) { /* size n */
         size = (size_t)a[0] * (size_t)a[1];
         in[0] = read_floats((size_t)a[0]);
@@ -366,6 +381,36 @@ def test_broadcast(driver, shape, target):
     want = np.broadcast_to(x, target)
     index = np.broadcast_to(np.arange(x.size).reshape(shape), target).ravel()  # numpy's own answer
     same(call(driver, "broadcast", [x.size, want.size], [x.ravel(), f32(index)], (want.size,)), want.ravel())
+
+
+def test_slice(driver):
+    """A gather by the runtime's own index table, checked against numpy's basic slicing."""
+    from runtime_py.model import slice_index
+
+    x = np.arange(24, dtype=np.float32).reshape(4, 6) - np.float32(5.5)
+    want = x[3::-2, 1:6:2]
+    index = slice_index((4, 6), [3, 1], [-2, 2], want.shape)
+    same(call(driver, "slice", [x.size, want.size], [x.ravel(), f32(index)], (want.size,)), want.ravel())
+
+
+@pytest.mark.parametrize("function", ["sum", "mean", "max", "min"])
+def test_reduce(driver, function):
+    """Sums in increasing index from +0, each add rounded (numpy's cumulative sum in float32 adds the same way)."""
+    rng = np.random.default_rng(12)
+    x = np.concatenate([data(rng, (3, 7), 50.0), f32([[1e8, 1.0, -1e8, 1.0, 0.5, -0.0, 3.0]]),
+                        f32([[-0.0] * 7]), f32([[1.0, np.nan, 2.0, 3.0, -np.inf, 0.0, 1.0]])])
+    got = call(driver, "reduce", [x.shape[0], x.shape[1], ["sum", "mean", "max", "min"].index(function)], [x],
+               (x.shape[0],))
+    with np.errstate(invalid="ignore"):
+        if function in ("sum", "mean"):
+            total = np.cumsum(np.concatenate([np.zeros((x.shape[0], 1), np.float32), x], axis=1), axis=1,
+                              dtype=np.float32)[:, -1]
+            want = total / np.float32(x.shape[1]) if function == "mean" else total
+        else:
+            want = (np.max if function == "max" else np.min)(x, axis=1)  # numpy propagates NaN too
+    same(got, want)
+    if function == "sum":
+        assert got[3] == 4.5 and not np.signbit(got[4])  # (1e8 + 1) - 1e8 rounds the 1 away; +0 + -0 is +0
 
 
 def test_repeat(driver):

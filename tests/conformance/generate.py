@@ -14,6 +14,7 @@ TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0): with it, softmax of a 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -433,6 +434,82 @@ def write_order_case(directory: Path) -> dict:
                       "results of the formula in docs/format.md, no outputs64)"}
 
 
+# ---- integer models (format version 2): TensorFlow Lite's reference kernels as the expectation ------
+
+
+def _litert_int8(keras_model, calibration):
+    """TFLiteConverter's full-integer int8 model of keras_model, in LiteRT's reference-kernel interpreter."""
+    import tensorflow as tf
+    from ai_edge_litert import interpreter as litert
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([row[np.newaxis]] for row in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    found = litert.Interpreter(model_content=converter.convert(),
+                               experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF)
+    found.allocate_tensors()
+    return found
+
+
+def write_integer_case(keras, name: str, model, calibration, directory: Path) -> dict:
+    """Export model with --integer; keep the file only if TFLite's int8 model computes the same int8 outputs.
+
+    The exporter's test vectors (its calibrated rows and random int8 rows) are kerasless's own outputs; here
+    every one of them, and the input's scale and zero point, must equal what LiteRT's reference kernels give
+    for TFLiteConverter's conversion of the same model with the same rows, so the expectation is TFLite's.
+    """
+    import ai_edge_litert
+    from exporter.export import export
+
+    with tempfile.TemporaryDirectory() as scratch:
+        source = Path(scratch) / f"{name}.keras"
+        model.save(source)
+        rows = Path(scratch) / "calibration.npy"
+        np.save(rows, calibration)
+        target = directory / f"{name}.json"
+        export(source, [target], name=name, integer=True, calibrate=rows)
+    document = json.loads(target.read_text(encoding="utf-8"))
+    interpreter = _litert_int8(model, calibration)
+    entry, exit_ = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    theirs_in = entry["quantization_parameters"]
+    mine_in = document["inputs"][0]
+    assert (np.float32(theirs_in["scales"][0]), int(theirs_in["zero_points"][0])) == \
+        (np.float32(mine_in["scale"]), mine_in["zero_point"]), f"{name}: input quantization differs from TFLite's"
+    for vector in document["test_vectors"]:
+        inputs = np.frombuffer(base64.b64decode(vector["inputs"][0]["data"]), np.int8).reshape(vector["inputs"][0]["shape"])
+        expected = np.frombuffer(base64.b64decode(vector["outputs"][0]["data"]), np.int8).reshape(
+            vector["outputs"][0]["shape"])
+        for row, want in zip(inputs, expected):
+            interpreter.set_tensor(entry["index"], row[np.newaxis])
+            interpreter.invoke()
+            got = interpreter.get_tensor(exit_["index"])[0]
+            assert np.array_equal(got, want), f"{name}: TFLite's int8 outputs differ from the file's: {got} {want}"
+    document["producer"].update(reference="litert", reference_litert=f"ai-edge-litert {ai_edge_litert.__version__}")
+    target.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    return {"ops": sorted({n["op"] for n in document["nodes"]}), "activations": [], "format_version": 2}
+
+
+def integer_cases(keras) -> dict:
+    """name -> (what it covers, Keras model, calibration rows): integer models whose every int8 output TFLite agrees with."""
+    L = keras.layers
+    rng = np.random.default_rng(SEED + 3)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(SEED)
+    relu = keras.Sequential([keras.Input((10,)), L.Dense(16, activation="relu"), L.Dense(12), L.Activation("relu6"),
+                             L.Dense(5)], name="integer_dense_relu")
+    keras.utils.set_random_seed(SEED + 1)
+    smooth = keras.Sequential([keras.Input((6,)), L.Dense(8, activation="tanh"), L.Dense(6, activation="sigmoid"),
+                               L.Dense(4, activation="softmax")], name="integer_tables")
+    return {"integer_dense_relu": ("integer model: dense_int8 chain with relu, relu6 and linear clamps; "
+                                   "expectations equal TFLite's reference int8 kernels",
+                                   relu, rng.normal(size=(300, 10)).astype(np.float32)),
+            "integer_tables": ("integer model: tanh and sigmoid tables, softmax_int8; expectations equal TFLite's "
+                               "reference int8 kernels", smooth, rng.normal(size=(300, 6)).astype(np.float32))}
+
+
 def main() -> int:
     from exporter.frontend_keras import import_keras
 
@@ -453,6 +530,8 @@ def main() -> int:
     for name, (what, node, shape, exact, rows) in sorted(formula_cases().items()):
         index["models"][name] = {"covers": what, **write_formula_case(name, node, shape, exact, rows, models)}
     index["models"]["dense_order"] = write_order_case(models)
+    for name, (what, model, calibration) in sorted(integer_cases(keras).items()):
+        index["models"][name] = {"covers": what, **write_integer_case(keras, name, model, calibration, models)}
     from malformed import write_malformed
 
     index["malformed"] = write_malformed(models / "dense.json", models / "dense.npz", HERE / "malformed")

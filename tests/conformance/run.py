@@ -23,20 +23,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def cases(only=None) -> list:
-    """(kind, path, what) for every case, in order; only: a set of stems to keep."""
+def cases(only=None, versions=(1, 2)) -> list:
+    """(kind, path, what) for every case, in order; only: a set of stems to keep; versions: the format
+    versions of the model files to run (integer models are version 2)."""
     index = json.loads((HERE / "cases.json").read_text(encoding="utf-8"))
     found = []
     for path in sorted((HERE / "models").iterdir()):
-        found.append(("model", path, index["models"][path.stem]["covers"]))
+        case = index["models"][path.stem]
+        if case.get("format_version", 1) in versions:
+            found.append(("model", path, case["covers"]))
     for name, reason in sorted(index["malformed"].items()):
         found.append(("malformed", HERE / "malformed" / name, reason))
     return [c for c in found if only is None or c[1].stem in only]
 
 
-def run(command: list, only=None, timeout: float = 120.0) -> int:
+def run(command: list, only=None, timeout: float = 120.0, versions=(1, 2)) -> int:
     failures = 0
-    selected = cases(only)
+    selected = cases(only, versions)
     for kind, path, what in selected:
         try:
             done = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=timeout)
@@ -57,12 +60,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", help="comma-separated case names (file stems) to run instead of all")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per case (default 120)")
+    parser.add_argument("--format-versions", default="1,2",
+                        help="format versions of the model files to run (default 1,2; 1 for a reader of float "
+                             "models only)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the runtime's verify command")
     args = parser.parse_args(argv)
     if not args.command:
         parser.error("give the command that verifies one model file")
     only = set(args.cases.split(",")) if args.cases else None
-    return run(args.command, only, args.timeout)
+    versions = tuple(int(v) for v in args.format_versions.split(","))
+    return run(args.command, only, args.timeout, versions)
 
 
 if __name__ == "__main__":

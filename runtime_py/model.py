@@ -364,6 +364,9 @@ def _depth(value) -> int:
     return depth
 
 
+_PLAIN_NUMBERS = frozenset({float, int})  # what array("f") takes as it is (bool, a subclass of int, is not in it)
+
+
 def _flatten_sample(sample, shape, what, position=()):
     """Check a nested-list sample against shape; return its values row-major as floats.
 
@@ -375,7 +378,7 @@ def _flatten_sample(sample, shape, what, position=()):
         where = f"{what}, position {list(position)}" if position else what
         raise ValueError(f"{where}: expected an axis of length {shape[0]} (shape {shape}), got {got}")
     if len(shape) == 1:
-        if all(type(v) is float or type(v) is int for v in sample):  # the common case, checked cheaply
+        if _PLAIN_NUMBERS.issuperset(map(type, sample)):  # the common case, checked in C
             return [float(v) for v in sample]
         return [_number(v, what, position + (j,)) for j, v in enumerate(sample)]
     values = []
@@ -571,8 +574,13 @@ class Model:
         if not isinstance(value, (list, tuple)):
             raise TypeError(f"input {info.name!r}: expected a batch (list of samples), got {type(value).__name__}")
         rows = []
+        shape = tuple(info.shape)
+        flat_length = shape[0] if len(shape) == 1 else None
         for k, sample in enumerate(value):
-            flat = _flatten_sample(sample, tuple(info.shape), f"input {info.name!r}, sample {k}")
+            if type(sample) is list and len(sample) == flat_length and _PLAIN_NUMBERS.issuperset(map(type, sample)):
+                rows.append(array("f", sample).tolist())  # the common case: a flat list of floats and ints
+                continue
+            flat = _flatten_sample(sample, shape, f"input {info.name!r}, sample {k}")
             rows.append(array("f", flat).tolist())  # Keras casts inputs to float32
         return rows
 

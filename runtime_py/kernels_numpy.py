@@ -225,6 +225,5 @@ def reduce_forward(inp, rows, n, function):
     return acc.reshape(inp.shape[0], -1)
 
 
-def slice_forward(inp, source_index):
-    """y[:, k] = x[:, source_index[k]]."""
-    return inp[:, source_index]
+# A slice is resolved to flat source indices at load time, as a broadcast is: the same gather.
+slice_forward = broadcast_forward

@@ -261,6 +261,5 @@ def reduce_forward(inp, rows, n, function):
     return out
 
 
-def slice_forward(inp, source_index):
-    """y[k] = x[source_index[k]]: the slice is resolved to flat indices at load time."""
-    return [inp[i] for i in source_index]
+# A slice is resolved to flat source indices at load time, as a broadcast is: the same gather.
+slice_forward = broadcast_forward

@@ -97,7 +97,8 @@ int main(int argc, char **argv)
         out = output(0, in, size);
         kl_transpose_forward(out, in[0], index, a[0]);
         free(index);
-    } else if (strcmp(kernel, "broadcast") == 0) { /* in_size size; the source index follows the data, as floats */
+    } else if (strcmp(kernel, "broadcast") == 0 || strcmp(kernel, "slice") == 0) {
+        /* in_size size; the source index follows the data, as floats (both kernels are gathers) */
         size = (size_t)a[1];
         in[0] = read_floats((size_t)a[0]), w[0] = read_floats(size);
         int *index = (int *)malloc(size * sizeof(int) + 1);
@@ -105,17 +106,11 @@ int main(int argc, char **argv)
             index[k] = (int)w[0][k];
         }
         out = output(0, in, size);
-        kl_broadcast_forward(out, in[0], index, a[1]);
-        free(index);
-    } else if (strcmp(kernel, "slice") == 0) { /* in_size size; the source index follows the data, as floats */
-        size = (size_t)a[1];
-        in[0] = read_floats((size_t)a[0]), w[0] = read_floats(size);
-        int *index = (int *)malloc(size * sizeof(int) + 1);
-        for (size_t k = 0; k < size; k++) {
-            index[k] = (int)w[0][k];
+        if (strcmp(kernel, "broadcast") == 0) {
+            kl_broadcast_forward(out, in[0], index, a[1]);
+        } else {
+            kl_slice_forward(out, in[0], index, a[1]);
         }
-        out = output(0, in, size);
-        kl_slice_forward(out, in[0], index, a[1]);
         free(index);
     } else if (strcmp(kernel, "reduce") == 0) { /* rows n function */
         size = (size_t)a[0];

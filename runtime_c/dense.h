@@ -370,6 +370,107 @@ static KL_ALWAYS_INLINE void kl_dense_rows4(float *KL_RESTRICT y,            /* 
     }
 }
 
+/* ---- many rows on AVX-512: a 12 x 32 block of sums in 24 vector registers ----------------------
+ *
+ * NAME_predict_batch's chunks of KL_BATCH_ROWS samples on x86-64 cores with AVX-512F (chosen at run
+ * time with __builtin_cpu_supports, so the header still builds with plain -O2 and runs anywhere).
+ * Twelve rows times 32 outputs keep 24 zmm sums, which covers the FMA latency on both FMA units
+ * (the 4 x 16 block above keeps 4 and is latency bound); per kernel row two weight loads, twelve
+ * input broadcasts and 24 FMAs. The kernel is read in place, Keras's (n_in, n_out) layout, in
+ * stretches of KL_DENSE_WIDE_KC kernel rows: a 4 KiB stride (n_out = 1024) maps every kernel row
+ * of a longer stretch to the same L1 set. The sums of a stretch go to out and come back for the
+ * next one: a float stored and reloaded is the same float, so each output is still
+ * s = fmaf(x[i], w[i][j], s) for i = 0 .. n_in-1 from 0.0f (_mm512_fmadd_ps rounds once, as fmaf),
+ * then + bias: kl_dense_forward_naive's bits. Outputs past a multiple of 32 are masked lanes. */
+#if !defined(KERASLESS_NO_TARGET_CLONES) && defined(__x86_64__) && \
+    ((defined(__GNUC__) && __GNUC__ >= 8) || defined(__clang__)) && !defined(__INTEL_COMPILER)
+#include <immintrin.h>
+#define KL_DENSE_WIDE 1
+#define KL_DENSE_WIDE_KC 64 /* kernel rows per stretch */
+#define KL_DENSE_WIDE_ROWS 12   /* rows of a block (the switch below has a case for each height) */
+#define KL_DENSE_WIDE_VECTORS 2 /* 16-float vectors of outputs per block row */
+
+#define KL_DENSE_WIDE_TARGET __attribute__((target("avx512f")))
+#if defined(__clang__)
+#define KL_DENSE_UNROLL _Pragma("unroll")
+#else
+#define KL_DENSE_UNROLL _Pragma("GCC unroll 16")
+#endif
+static KL_ALWAYS_INLINE KL_DENSE_WIDE_TARGET void kl_dense_wide_block(
+    float *KL_RESTRICT y, const float *KL_RESTRICT x, const float *KL_RESTRICT w, int rows, size_t n_in,
+    size_t n_out, int steps, const __mmask16 *KL_RESTRICT mask, int resume)
+{
+    __m512 s[KL_DENSE_WIDE_ROWS][KL_DENSE_WIDE_VECTORS];
+    KL_DENSE_UNROLL
+    for (int r = 0; r < rows; r++) { /* rows is a constant in every caller: unrolled, sums in registers */
+        KL_DENSE_UNROLL
+        for (int v = 0; v < KL_DENSE_WIDE_VECTORS; v++) {
+            s[r][v] = resume ? _mm512_maskz_loadu_ps(mask[v], y + (size_t)r * n_out + 16 * v) : _mm512_setzero_ps();
+        }
+    }
+    for (int i = 0; i < steps; i++) {
+        __m512 k[KL_DENSE_WIDE_VECTORS];
+        KL_DENSE_UNROLL
+        for (int v = 0; v < KL_DENSE_WIDE_VECTORS; v++) {
+            k[v] = _mm512_maskz_loadu_ps(mask[v], w + (size_t)i * n_out + 16 * v);
+        }
+        KL_DENSE_UNROLL
+        for (int r = 0; r < rows; r++) {
+            const __m512 e = _mm512_set1_ps(x[(size_t)r * n_in + (size_t)i]);
+            KL_DENSE_UNROLL
+            for (int v = 0; v < KL_DENSE_WIDE_VECTORS; v++) {
+                s[r][v] = _mm512_fmadd_ps(e, k[v], s[r][v]);
+            }
+        }
+    }
+    KL_DENSE_UNROLL
+    for (int r = 0; r < rows; r++) {
+        KL_DENSE_UNROLL
+        for (int v = 0; v < KL_DENSE_WIDE_VECTORS; v++) {
+            _mm512_mask_storeu_ps(y + (size_t)r * n_out + 16 * v, mask[v], s[r][v]);
+        }
+    }
+}
+
+static KL_DENSE_WIDE_TARGET void kl_dense_forward_wide(float *KL_RESTRICT out, const float *KL_RESTRICT inp,
+                                                      const float *KL_RESTRICT kernel, const float *KL_RESTRICT bias,
+                                                      int rows, int n_in, int n_out)
+{
+    const size_t in = (size_t)n_in, on = (size_t)n_out;
+    const int block = 16 * KL_DENSE_WIDE_VECTORS; /* outputs per block */
+    for (int i0 = 0; i0 < n_in; i0 += KL_DENSE_WIDE_KC) { /* a stretch of kernel rows */
+        const int steps = n_in - i0 < KL_DENSE_WIDE_KC ? n_in - i0 : KL_DENSE_WIDE_KC;
+        for (int j = 0; j < n_out; j += block) { /* a block of outputs, the tail masked */
+            __mmask16 mask[KL_DENSE_WIDE_VECTORS];
+            for (int v = 0; v < KL_DENSE_WIDE_VECTORS; v++) {
+                const int left = n_out - j - 16 * v; /* outputs from this vector on */
+                mask[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
+            }
+            const float *KL_RESTRICT w = kernel + (size_t)i0 * on + (size_t)j;
+            for (int r = 0; r < rows; r += KL_DENSE_WIDE_ROWS) {
+                float *KL_RESTRICT y = out + (size_t)r * on + (size_t)j;
+                const float *KL_RESTRICT x = inp + (size_t)r * in + (size_t)i0;
+                switch (rows - r < KL_DENSE_WIDE_ROWS ? rows - r : KL_DENSE_WIDE_ROWS) { /* one copy per block height */
+#define KL_DENSE_WIDE_CASE(n) case n: kl_dense_wide_block(y, x, w, n, in, on, steps, mask, i0 > 0); break;
+                KL_DENSE_WIDE_CASE(1) KL_DENSE_WIDE_CASE(2) KL_DENSE_WIDE_CASE(3) KL_DENSE_WIDE_CASE(4)
+                KL_DENSE_WIDE_CASE(5) KL_DENSE_WIDE_CASE(6) KL_DENSE_WIDE_CASE(7) KL_DENSE_WIDE_CASE(8)
+                KL_DENSE_WIDE_CASE(9) KL_DENSE_WIDE_CASE(10) KL_DENSE_WIDE_CASE(11) default: KL_DENSE_WIDE_CASE(12)
+#undef KL_DENSE_WIDE_CASE
+                }
+            }
+        }
+    }
+    if (bias != NULL) {
+        for (int r = 0; r < rows; r++) {
+            float *KL_RESTRICT y = out + (size_t)r * on; /* (n_out,) */
+            for (int j = 0; j < n_out; j++) {
+                y[j] = y[j] + bias[j];
+            }
+        }
+    }
+}
+#endif
+
 /* ---- the kernel the header calls -------------------------------------------------------------- */
 
 KL_DENSE_CLONES
@@ -453,6 +554,10 @@ static inline void kl_dense_forward(float *out,          /* (rows, n_out) */
 #endif
     if (rows == 1) {
         kl_dense_forward_row(out, inp, kernel, bias, n_in, n_out);
+#if defined(KL_DENSE_WIDE)
+    } else if (rows >= 4 && __builtin_cpu_supports("avx512f")) {
+        kl_dense_forward_wide(out, inp, kernel, bias, rows, n_in, n_out);
+#endif
     } else {
         kl_dense_forward_blocked(out, inp, kernel, bias, rows, n_in, n_out);
     }

@@ -12,6 +12,7 @@ Speed is measured by benchmarks/run.py, never asserted here.
 from __future__ import annotations
 
 import platform
+import re
 import shutil
 import subprocess
 
@@ -87,7 +88,7 @@ def run_driver(exe, x, out_size):
 
 
 @pytest.mark.parametrize("name", MODELS)
-@pytest.mark.parametrize("rows", [1, 3, 1024])
+@pytest.mark.parametrize("rows", [1, 3, 7, 25, 1024])  # 25: a chunk of 24 and one row; 12-row blocks and their rest
 def test_predict_batch_matches_keras_and_predict(zoo, drivers, name, rows):
     x = zoo.inputs(name, rows=rows, seed=rows)
     want = zoo.keras_predict(name, x)[0]
@@ -106,7 +107,7 @@ def test_every_build_gives_the_same_bits(zoo, drivers, variant):
 
 
 def test_sanitizers_clean_on_batch_remainders(zoo, drivers):
-    for rows in (0, 1, 5, 9, 13):  # chunk and 4-row block remainders
+    for rows in (0, 1, 5, 9, 13, 25, 37):  # chunk (8 or 24 rows) and 4- or 12-row block remainders
         x = zoo.inputs("regressor", rows=max(rows, 1), seed=rows)[0][:rows]
         batch, single = run_driver(drivers("regressor", "sanitize"), x.reshape(rows, 33), 1)
         assert batch.tobytes() == single.tobytes()
@@ -123,3 +124,18 @@ def test_O2_build_holds_a_vectorized_fma_clone(drivers):
     assert len(clone) == 2, "no x86-64-v3 clone of the dense kernel in the -O2 build"
     body = clone[1].split("\n\n", 1)[0]
     assert "vfmadd" in body and "ymm" in body, "the x86-64-v3 clone does not use vector FMA instructions"
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="the AVX-512 batch kernel is x86-64 only")
+def test_O2_build_holds_the_avx512_batch_kernel(drivers):
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        pytest.skip("objdump is not installed (apt-get install binutils)")
+    text = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(drivers("mnist", "O2"))], capture_output=True,
+                          text=True, check=True).stdout
+    kernel = text.split("<kl_dense_forward_wide>:", 1)
+    assert len(kernel) == 2, "no AVX-512 batch kernel in the -O2 build"
+    body = kernel[1].split("\n\n", 1)[0]
+    # the 12-row block keeps 24 sums in zmm registers: 24 distinct accumulators in one loop body
+    accumulators = set(re.findall(r"vfmadd231ps %zmm\d+,%zmm\d+,(%zmm\d+)", body))
+    assert len(accumulators) >= 24, f"the AVX-512 kernel keeps {len(accumulators)} zmm sums, not 24"

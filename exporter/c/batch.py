@@ -5,7 +5,7 @@ from __future__ import annotations
 from exporter.c.forward import Plan
 from exporter.ir import Graph, size_of
 
-BATCH_ROWS = 8  # samples NAME_predict_batch pushes through each layer together: each weight is read once per 8
+BATCH_ROWS = 8  # NAME_BATCH_ROWS off x86-64 (24 there, in the template): samples pushed through each layer together
 
 
 def plan_batch(graph: Graph, plan: Plan) -> dict | None:

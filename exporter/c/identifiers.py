@@ -53,6 +53,7 @@ SUFFIXES = {
     "OUTPUT_SIZE": "macro: floats of output 0 (one-output models)",
     "SCRATCH_FLOATS": "macro: stack floats of one predict call",
     "BATCH_STACK_FLOATS": "macro: stack floats of one predict_batch call",
+    "BATCH_ROWS": "macro: samples one predict_batch chunk takes through each layer (a caller may define it)",
     "TEST_ROWS": "macro: rows of test vectors",
     "predict_scratch": "function: predict_multi with a caller-provided scratch buffer",
     "DECLARE_SCRATCH": "macro: declares a scratch buffer for predict_scratch",

@@ -187,8 +187,7 @@ class _Backend:
 
             def finish(y, workspace):
                 return sigmoid(y, workspace[1], workspace[2]) if workspace is not None else sigmoid(y)
-        elif name == "relu" and all(record[p] == v for p, v in
-                                    (("negative_slope", 0), ("has_max_value", False), ("threshold", 0))):
+        elif _plain_relu(record):
             maximum, zero = _np.maximum, self.activations.ZERO
 
             def finish(y, workspace):
@@ -247,7 +246,11 @@ class _Backend:
             if node["attrs"]["activation"]["name"] == "linear":
                 return lambda x: kernel(x, *args)
             act = self.activation(node)
-            return lambda x: act(kernel(x, *args))
+            step = lambda x: act(kernel(x, *args))  # noqa: E731
+            # pure Python, plain relu: the sums are rounded to float32 before the relu, and a relu of float32
+            # values (each value or 0.0) is float32 already, so the chain skips rounding it again
+            step.float32_out = self.name == "python" and _plain_relu(node["attrs"]["activation"])
+            return step
         if op == "activation":
             act = self.activation(node)
             if self.name == "numpy":  # numpy activations work in place: keep the input intact
@@ -315,6 +318,12 @@ class _Backend:
             # a dense node hands over its sums in double: round them to float32 first, as Keras stores them
             return lambda x: kernel(array("f", x).tolist(), rows, n, *params)
         return lambda x: kernel(x, rows, n, *params)
+
+
+def _plain_relu(record) -> bool:
+    """True for an activation record that is max(x, 0) and nothing else (no slope, cap or threshold)."""
+    return record["name"] == "relu" and all(record[p] == v for p, v in
+                                            (("negative_slope", 0), ("has_max_value", False), ("threshold", 0)))
 
 
 def transpose_index(shape, perm) -> list:
@@ -641,8 +650,8 @@ class Model:
 
     @staticmethod
     def _run_chain_python(row, steps) -> list:
-        for fn, _ in steps:
-            row = array("f", fn(row)).tolist()  # every node's output is float32, as Keras stores it
+        for fn, _ in steps:  # every node's output is float32, as Keras stores it
+            row = fn(row) if getattr(fn, "float32_out", False) else array("f", fn(row)).tolist()
         return row
 
     def _run_python(self, batches, steps=None) -> list:

@@ -208,3 +208,28 @@ def test_overflow_through_the_fused_path_is_silent(zoo):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.predict(x)
+
+
+# ---- the pure-Python chain: a dense + plain relu output is not rounded to float32 a second time ----------
+
+
+@pytest.mark.parametrize("name, relu_nodes", [("regressor", 3), ("mnist", 0)])
+def test_python_chain_skips_only_rounding_that_changes_nothing(zoo, name, relu_nodes):
+    """Bit for bit the chain that rounds every node's output, on rows with -0.0, NaN, inf and huge values."""
+    from array import array
+
+    model = runtime_py.load(zoo.exported(name, "keras", ".json"), backend="python")
+    assert sum(getattr(fn, "float32_out", False) for fn, _ in model._steps) == relu_nodes
+    rows = zoo.inputs(name, rows=6, seed=9)[0].tolist()
+    rows[0][:6] = [-0.0, 0.0, float("nan"), float("inf"), float("-inf"), 3e38]
+    rows[1] = [-0.0] * len(rows[1])
+    rows[2] = [float("nan")] * len(rows[2])
+    rows[3] = [v * 1e30 for v in rows[3]]
+    for row in rows:
+        row = array("f", row).tolist()
+        want = row
+        for fn, _ in model._steps:
+            want = array("f", fn(want)).tolist()
+        got = model._run_chain_python(row, model._steps)
+        assert array("d", got).tobytes() == array("d", want).tobytes()  # doubles: an unrounded value would differ
+        assert [type(v) for v in got] == [float] * len(got)

@@ -113,29 +113,27 @@ def test_sanitizers_clean_on_batch_remainders(zoo, drivers):
         assert batch.tobytes() == single.tobytes()
 
 
-@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="target_clones dispatch is x86-64 only")
-def test_O2_build_holds_a_vectorized_fma_clone(drivers):
+def disassembled(exe, symbol):
+    """The body of function `symbol` in exe, as objdump prints it (skips without objdump)."""
     objdump = shutil.which("objdump")
     if objdump is None:
         pytest.skip("objdump is not installed (apt-get install binutils)")
-    text = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(drivers("mnist", "O2"))], capture_output=True,
-                          text=True, check=True).stdout
-    clone = text.split("<kl_dense_forward_blocked.arch_x86_64_v3>:", 1)
-    assert len(clone) == 2, "no x86-64-v3 clone of the dense kernel in the -O2 build"
-    body = clone[1].split("\n\n", 1)[0]
+    text = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(exe)], capture_output=True, text=True,
+                          check=True).stdout
+    parts = text.split(f"<{symbol}>:", 1)
+    assert len(parts) == 2, f"no {symbol} in {exe.name}"
+    return parts[1].split("\n\n", 1)[0]
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="target_clones dispatch is x86-64 only")
+def test_O2_build_holds_a_vectorized_fma_clone(drivers):
+    body = disassembled(drivers("mnist", "O2"), "kl_dense_forward_blocked.arch_x86_64_v3")  # the x86-64-v3 clone
     assert "vfmadd" in body and "ymm" in body, "the x86-64-v3 clone does not use vector FMA instructions"
 
 
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="the AVX-512 batch kernel is x86-64 only")
 def test_O2_build_holds_the_avx512_batch_kernel(drivers):
-    objdump = shutil.which("objdump")
-    if objdump is None:
-        pytest.skip("objdump is not installed (apt-get install binutils)")
-    text = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(drivers("mnist", "O2"))], capture_output=True,
-                          text=True, check=True).stdout
-    kernel = text.split("<kl_dense_forward_wide>:", 1)
-    assert len(kernel) == 2, "no AVX-512 batch kernel in the -O2 build"
-    body = kernel[1].split("\n\n", 1)[0]
+    body = disassembled(drivers("mnist", "O2"), "kl_dense_forward_wide")
     # the 12-row block keeps 24 sums in zmm registers: 24 distinct accumulators in one loop body
     accumulators = set(re.findall(r"vfmadd231ps %zmm\d+,%zmm\d+,(%zmm\d+)", body))
     assert len(accumulators) >= 24, f"the AVX-512 kernel keeps {len(accumulators)} zmm sums, not 24"
